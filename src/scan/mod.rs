@@ -1,5 +1,9 @@
 //! `stevedore scan`: (being built; see its issue).
 
+pub mod detect;
+pub mod rule;
+pub mod rules;
+
 use crate::app::App;
 use crate::summary::{Status, StepOutcome};
 use serde::Deserialize;
