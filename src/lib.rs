@@ -49,6 +49,7 @@ where
     // reqwest and bollard use rustls; pick its crypto provider once for the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     init_tracing(cli.verbose);
+    redact::install_panic_hook();
     let ctx = ci::Context::from_env();
     let out = output::Output::new(ctx.ci, cli.quiet, cli.verbose, cli.color);
     let config = match config::Config::load(cli.config.as_deref(), &ctx.project_dir) {
@@ -126,7 +127,7 @@ fn init_tracing(verbose: bool) {
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| redact::RedactingWriter(std::io::stderr()))
         .with_target(false)
         .try_init();
 }

@@ -105,6 +105,41 @@ pub fn redact(text: &str) -> String {
     out.into_owned()
 }
 
+/// An [`std::io::Write`] that redacts what passes through it (for log writers such as tracing's).
+pub struct RedactingWriter<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = redact(&String::from_utf8_lossy(buf));
+        self.0.write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Makes panic messages go through the redaction layer too.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "internal error (a bug in stevedore, please report it): {}{loc}",
+            redact(&msg)
+        );
+    }));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +163,15 @@ mod tests {
         assert!(!r.contains("glpat-abcdefgh"), "{r}");
         let r = redact("Authorization: Basic Ym90OnNlY3JldA==");
         assert!(!r.contains("Ym90OnNlY3JldA"), "{r}");
+    }
+
+    #[test]
+    fn writer_redacts() {
+        use std::io::Write;
+        register("writer-secret-value");
+        let mut w = RedactingWriter(Vec::new());
+        w.write_all(b"x writer-secret-value y").unwrap();
+        assert_eq!(String::from_utf8(w.0).unwrap(), format!("x {MASK} y"));
     }
 
     #[test]
