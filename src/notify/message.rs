@@ -409,6 +409,7 @@ impl Report {
                 );
                 if s.status == Status::Failed
                     && let Some(u) = &s.job_url
+                    && self.job_url.as_ref() != Some(u)
                 {
                     line.push_str(&format!(" · {}", fl.link("job", u)));
                 }
@@ -688,6 +689,11 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("- ❌ build — RUN make failed (9.0s)"), "{m}");
+        assert_eq!(
+            m.matches("/-/jobs/42").count(),
+            1,
+            "the failing job linked once: {m}"
+        );
         // Without a recorded job, the pipeline's failures tab.
         let mut s2 = RunSummary::default();
         s2.record(StepOutcome::new(

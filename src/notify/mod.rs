@@ -313,7 +313,7 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
             if app.dry_run {
                 print_message("dry run: Zulip is not configured; this is the message:");
             } else {
-                print_message("the message:");
+                print_message("the message for Zulip:");
             }
             out.info(zuliprc::HINT);
         }
