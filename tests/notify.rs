@@ -411,6 +411,51 @@ fn a_server_that_never_answers_times_out_in_bounded_time() {
 }
 
 #[test]
+fn the_deadline_bounds_all_attempts_together() {
+    let server = ZulipServer::start(EMAIL, KEY, vec![Answer::Hang; 6]);
+    let dir = project(vec![build_step()]);
+    std::fs::write(
+        dir.path().join("stevedore.toml"),
+        "[notify]\nbackoff = \"100ms\"\nretries = 5\ntimeout = \"5s\"\ndeadline = \"1500ms\"\n",
+    )
+    .unwrap();
+    let mut env = ci_env(dir.path(), "v1.5.0");
+    env.extend(zulip_env(&server));
+    env.retain(|(k, _)| k != "STEVEDORE_NOTIFY_TIMEOUT");
+    let start = Instant::now();
+    let (code, _out, err) = run(dir.path(), &["notify", "--strict"], &env);
+    let took = start.elapsed();
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        took < Duration::from_secs(4),
+        "deadline of 1.5 s not kept: {took:?}"
+    );
+    assert!(err.contains("timeout"), "{err}");
+}
+
+#[test]
+fn a_redirect_is_reported_not_followed() {
+    let server = ZulipServer::start(
+        EMAIL,
+        KEY,
+        vec![Answer::Redirect(
+            "https://chat.example.com/api/v1/messages".into(),
+        )],
+    );
+    let dir = project(vec![build_step()]);
+    let mut env = ci_env(dir.path(), "v1.5.0");
+    env.extend(zulip_env(&server));
+    let (code, _out, err) = run(dir.path(), &["notify", "--strict"], &env);
+    assert_eq!(code, 4, "{err}");
+    assert_eq!(server.requests().len(), 1);
+    assert!(
+        err.contains("redirect (HTTP 301) to https://chat.example.com/api/v1/messages")
+            && err.contains("ZULIP_SITE"),
+        "{err}"
+    );
+}
+
+#[test]
 fn five_hundred_clients_stay_under_the_size_limit() {
     let server = ZulipServer::start(EMAIL, KEY, vec![]);
     let dir = project(vec![build_step(), deploy_step(500, 3)]);

@@ -19,6 +19,8 @@ pub struct Policy {
     pub backoff: Duration,
     /// The longest wait honoured for a `Retry-After`; a longer one ends the retries.
     pub max_wait: Duration,
+    /// The time allowed for all attempts and waits together; no attempt or wait goes past it.
+    pub deadline: Duration,
 }
 
 /// The server's final answer.
@@ -30,6 +32,8 @@ pub struct Reply {
     pub body: String,
     /// How many attempts were made.
     pub attempts: u32,
+    /// The `Location` of a redirect.
+    pub location: Option<String>,
 }
 
 /// An HTTP client with the policy's timeouts.
@@ -38,6 +42,9 @@ pub fn client(policy: &Policy) -> anyhow::Result<reqwest::Client> {
         .connect_timeout(policy.connect_timeout)
         .timeout(policy.timeout)
         .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
+        // A redirected POST comes back as a GET without its body (and without credentials on another
+        // host): report the redirect instead of following it.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| anyhow::anyhow!("cannot create the HTTP client: {}", redact(&chain(&e))))
 }
@@ -57,12 +64,9 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn transport_error(e: &reqwest::Error, policy: &Policy) -> String {
+fn transport_error(e: &reqwest::Error, limit: Duration) -> String {
     let what = if e.is_timeout() {
-        format!(
-            "no answer within {} (timeout)",
-            human_duration(policy.timeout)
-        )
+        format!("no answer within {} (timeout)", human_duration(limit))
     } else if e.is_connect() {
         "cannot connect".to_string()
     } else {
@@ -96,18 +100,28 @@ pub async fn post_with_retries(
     make: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<Reply, String> {
     let total = policy.retries + 1;
+    let started = std::time::Instant::now();
+    // Time left before the deadline, if at least `need` is left after waiting `wait`.
+    let room = |wait: Duration| policy.deadline.checked_sub(started.elapsed() + wait);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let left = attempt < total;
         let backoff = policy
             .backoff
             .saturating_mul(1u32 << (attempt - 1).min(16))
             .min(Duration::from_secs(60));
-        match make().send().await {
+        // Another attempt only when one is left and it (after its wait) still starts before the deadline.
+        let left = |wait: Duration| {
+            attempt < total && room(wait).is_some_and(|r| r >= Duration::from_millis(100))
+        };
+        let per_try = room(Duration::ZERO)
+            .unwrap_or(Duration::ZERO)
+            .min(policy.timeout)
+            .max(Duration::from_millis(100));
+        match make().timeout(per_try).send().await {
             Err(e) => {
-                let msg = transport_error(&e, policy);
-                if !left {
+                let msg = transport_error(&e, per_try);
+                if !left(backoff) {
                     return Err(format!(
                         "{msg} (after {attempt} attempt{})",
                         plural(attempt)
@@ -123,11 +137,15 @@ pub async fn post_with_retries(
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
+                let location = headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 let body = match resp.text().await {
                     Ok(b) => b,
                     Err(e) => {
-                        let msg = transport_error(&e, policy);
-                        if !left {
+                        let msg = transport_error(&e, per_try);
+                        if !left(backoff) {
                             return Err(format!(
                                 "{msg} (after {attempt} attempt{})",
                                 plural(attempt)
@@ -146,6 +164,7 @@ pub async fn post_with_retries(
                     status,
                     body,
                     attempts: attempt,
+                    location,
                 };
                 let wait = if status == 429 {
                     let w = retry_after(&headers, &reply.body).unwrap_or(backoff);
@@ -163,7 +182,13 @@ pub async fn post_with_retries(
                 } else {
                     return Ok(reply);
                 };
-                if !left {
+                if !left(wait) {
+                    if attempt < total {
+                        out.warn(format!(
+                            "{what}: no time left for another attempt within the {} deadline",
+                            human_duration(policy.deadline)
+                        ));
+                    }
                     return Ok(reply);
                 }
                 let why = if status == 429 {

@@ -5,6 +5,7 @@ use super::facts::{self, Client, ClientStatus};
 use super::template::Template;
 use crate::ci::Context;
 use crate::output::human_duration;
+use crate::redact::redact;
 use crate::summary::{RunSummary, Status, StepOutcome};
 use std::time::Duration;
 
@@ -164,7 +165,7 @@ pub fn topic(explicit: Option<&str>, r: &Report) -> String {
             format!("{} / {what}", r.project)
         }
     };
-    cut_chars(&plain(&t, usize::MAX), MAX_TOPIC_CHARS)
+    cut_chars(&redact(&plain(&t, usize::MAX)), MAX_TOPIC_CHARS)
 }
 
 impl Report {
@@ -545,11 +546,12 @@ fn client_line(c: &Client, fl: Flavor) -> String {
 /// The message: the template (or the default) filled in, with as many client lines as fit in `limit`
 /// bytes; cut with a note as a last resort.
 pub fn compose(r: &Report, tpl: Option<&Template>, fl: Flavor, limit: usize) -> String {
+    // Redacted before measuring: whatever credential the process knows never reaches the chat.
     let render = |k: usize| -> String {
-        match tpl {
+        redact(&match tpl {
             Some(t) => t.render(&|name| r.var(name, fl, k)),
             None => r.default_message(fl, k),
-        }
+        })
     };
     let n = r.clients.len();
     let full = render(n);
@@ -735,6 +737,17 @@ mod tests {
             m.starts_with("❌ v1.5.0 failed at deploy\n- ❌ *client-000* failed"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn known_secrets_never_reach_the_chat() {
+        crate::redact::register("glpat-notify-test-9f8e7d");
+        let mut c = ctx();
+        c.commit_title = Some("oops glpat-notify-test-9f8e7d".into());
+        let r = Report::gather(&c, &RunSummary::default(), Outcome::Success, None, None);
+        let m = compose(&r, None, Flavor::Zulip, MAX_CONTENT_BYTES);
+        assert!(!m.contains("glpat-notify-test-9f8e7d"), "{m}");
+        assert!(m.contains("oops [redacted]"), "{m}");
     }
 
     #[test]

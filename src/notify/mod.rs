@@ -55,6 +55,9 @@ pub struct NotifyConfig {
     pub backoff: Option<Span>,
     /// The longest `retry-after` honoured on a 429 before giving up (default `60s`).
     pub max_retry_wait: Option<Span>,
+    /// The time allowed for all attempts and waits of one delivery together (default `2m`, well inside
+    /// the 5 minutes GitLab gives an `after_script`).
+    pub deadline: Option<Span>,
 }
 
 /// What `--status` reports.
@@ -142,6 +145,9 @@ pub struct LimitArgs {
     /// Retries after the first attempt.
     #[arg(long, env = "STEVEDORE_NOTIFY_RETRIES", value_name = "N")]
     pub retries: Option<u32>,
+    /// Time allowed for all attempts of one delivery together, e.g. 2m.
+    #[arg(long, env = "STEVEDORE_NOTIFY_DEADLINE", value_name = "DURATION")]
+    pub deadline: Option<Span>,
 }
 
 impl NotifyArgs {
@@ -159,7 +165,22 @@ impl NotifyArgs {
             retries: self.limits.retries.or(cfg.retries).unwrap_or(3),
             backoff: pick(None, cfg.backoff, Duration::from_secs(1)),
             max_wait: pick(None, cfg.max_retry_wait, Duration::from_secs(60)),
+            deadline: pick(self.limits.deadline, cfg.deadline, Duration::from_secs(120)),
         }
+    }
+
+    /// The arguments as the command line would give them with no flags: every environment variable
+    /// (`ZULIP_STREAM`, `ZULIP_SITE`, …) read. For composing steps (`stevedore run`), where
+    /// `NotifyArgs::default()` would miss them.
+    pub fn from_env() -> NotifyArgs {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: NotifyArgs,
+        }
+        <Only as clap::Parser>::try_parse_from(["notify"])
+            .map(|o| o.args)
+            .unwrap_or_default()
     }
 }
 

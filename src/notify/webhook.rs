@@ -42,6 +42,12 @@ pub async fn post(
     if (200..300).contains(&reply.status) {
         return Ok(reply.attempts);
     }
+    if (300..400).contains(&reply.status) {
+        return Err(format!(
+            "the webhook answered with a redirect (HTTP {}) — use the final URL in --webhook",
+            reply.status
+        ));
+    }
     let snippet: String = reply
         .body
         .split_whitespace()

@@ -129,6 +129,19 @@ pub async fn send(
             attempts: reply.attempts,
         });
     }
+    if (300..400).contains(&reply.status) {
+        return Err(Refused {
+            status: reply.status,
+            code: None,
+            message: redact(&format!(
+                "Zulip at {} answered with a redirect (HTTP {}) to {} — set ZULIP_SITE to the server's real address",
+                creds.site,
+                reply.status,
+                reply.location.as_deref().unwrap_or("(no location)")
+            )),
+            attempts: reply.attempts,
+        });
+    }
     let (code, msg) = match answer {
         Some(a) if !a.msg.is_empty() || a.code.is_some() => (a.code, a.msg),
         _ => (None, snippet(&reply.body)),

@@ -48,6 +48,8 @@ pub enum Answer {
     ServerError,
     /// Reads the request and never answers.
     Hang,
+    /// 301 to another address.
+    Redirect(String),
 }
 
 /// One request as received.
@@ -216,6 +218,7 @@ fn record(state: &Mutex<State>, req: Received, violations: Vec<String>) {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        301 => "Moved Permanently",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -270,6 +273,7 @@ fn zulip_answer(a: &Answer, req: &Received) -> Reply {
             Vec::new(),
             "<html><body><h1>500 Internal Server Error</h1></body></html>".to_string(),
         ),
+        Answer::Redirect(to) => (301, vec![("Location".into(), to.clone())], String::new()),
         Answer::Hang => unreachable!(),
     }
 }
