@@ -589,6 +589,27 @@ fn webhook_gets_slack_compatible_json() {
 }
 
 #[test]
+fn help_names_the_flags_and_the_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(dir.path(), &["notify", "--help"], &[]);
+    assert_eq!(code, 0);
+    for f in [
+        "--status",
+        "--strict",
+        "--webhook",
+        "--stream",
+        "--topic",
+        "--timeout",
+        "--connect-timeout",
+        "--deadline",
+        "ZULIP_API_KEY",
+        "ZULIP_CONFIG",
+    ] {
+        assert!(out.contains(f), "{f} missing from help:\n{out}");
+    }
+}
+
+#[test]
 fn not_configured_prints_the_message_and_how_to_configure() {
     let dir = project(vec![build_step()]);
     let env = ci_env(dir.path(), "v1.5.0");

@@ -515,6 +515,14 @@ mod tests {
     }
 
     #[test]
+    fn from_env_builds_a_valid_parser() {
+        // clap's debug assertions check the flattened groups when the parser is built.
+        let a = NotifyArgs::from_env();
+        assert_eq!(a.status, StatusArg::Auto);
+        assert!(!a.strict);
+    }
+
+    #[test]
     fn policy_precedence() {
         let cfg = NotifyConfig {
             timeout: Some("7s".parse().unwrap()),
