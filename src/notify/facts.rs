@@ -7,8 +7,11 @@
 //!   (`clients` is accepted for `targets`);
 //! - `build`: `{"image": "registry/group/app", "digest": "sha256:…", "image_digest": "registry/group/app@sha256:…",
 //!   "tags": ["1.5.0", …]}`;
-//! - `scan`: `{"findings": 3, "by_rule": {"rule-id": 2, …}}` (`rules` accepted for `by_rule`, as a map or
-//!   a list of `{"rule", "count"}`).
+//! - `scan`: `{"findings": 3, "by_rule": {"rule-id": 2, …}}` (`findings_per_rule` or `rules` accepted for
+//!   `by_rule`, as a map or a list of `{"rule", "count"}`).
+//!
+//! `digest` may be the bare `sha256:…` or the whole `repo@sha256:…` reference; when no build step ran, the
+//! deploy step's `image`/`digest` name the image.
 
 use crate::summary::{RunSummary, Status, StepOutcome};
 use serde_json::Value;
@@ -133,24 +136,51 @@ pub fn deploy_environment(summary: &RunSummary) -> Option<String> {
         .or_else(|| clients(summary).into_iter().find_map(|c| c.environment))
 }
 
-/// The image the build step made: (`repo@sha256:…` or the repository, the digest).
-pub fn image(summary: &RunSummary) -> Option<(String, Option<String>)> {
-    let b = step(summary, "build")?;
-    let f = &b.facts;
-    let digest = text(f, "digest");
-    if let Some(full) = text(f, "image_digest") {
-        let digest = digest.or_else(|| full.split_once('@').map(|x| x.1.to_string()));
-        return Some((full, digest));
+/// Splits an image reference and a digest as the steps record them: `digest` may be the bare
+/// `sha256:…` or the whole `repo@sha256:…` reference. Returns (`repo@sha256:…` or the image, the digest).
+fn image_and_digest(
+    image: Option<String>,
+    digest: Option<String>,
+) -> Option<(String, Option<String>)> {
+    let bare = |r: &str| r.split_once('@').map(|x| x.1.to_string());
+    if let Some(d) = &digest
+        && d.contains('@')
+    {
+        return Some((d.clone(), bare(d)));
     }
-    let image = text(f, "image")?;
+    let image = image?;
     if image.contains('@') {
-        let digest = digest.or_else(|| image.split_once('@').map(|x| x.1.to_string()));
-        return Some((image, digest));
+        let d = digest.or_else(|| bare(&image));
+        return Some((image, d));
     }
-    match &digest {
-        Some(d) => Some((format!("{image}@{d}"), digest.clone())),
+    match digest {
+        Some(d) => {
+            // Drop a tag before adding the digest: `repo:1.5.0` → `repo@sha256:…` (a registry port stays).
+            let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+            let repo = match image[slash..].rfind(':') {
+                Some(c) => &image[..slash + c],
+                None => &image[..],
+            };
+            Some((format!("{repo}@{d}"), Some(d)))
+        }
         None => Some((image, None)),
     }
+}
+
+/// The image released: the build step's, else the one the deploy step deployed. Returns
+/// (`repo@sha256:…`, or the image reference when no digest is known; the digest).
+pub fn image(summary: &RunSummary) -> Option<(String, Option<String>)> {
+    let from = |name: &str| {
+        let s = step(summary, name)?;
+        if s.status == Status::Skipped {
+            return None;
+        }
+        let f = &s.facts;
+        let digest = text(f, "image_digest").or_else(|| text(f, "digest"));
+        let image = text(f, "image").or_else(|| text(f, "repository"));
+        image_and_digest(image, digest)
+    };
+    from("build").or_else(|| from("deploy"))
 }
 
 /// The scan's finding counts per rule, largest first, and the total.
@@ -160,7 +190,11 @@ pub fn findings(summary: &RunSummary) -> (u64, Vec<(String, u64)>) {
     };
     let f = &s.facts;
     let mut rules: Vec<(String, u64)> = Vec::new();
-    match f.get("by_rule").or_else(|| f.get("rules")) {
+    match f
+        .get("by_rule")
+        .or_else(|| f.get("findings_per_rule"))
+        .or_else(|| f.get("rules"))
+    {
         Some(Value::Object(m)) => {
             for (k, v) in m {
                 if let Some(n) = v.as_u64() {
@@ -272,5 +306,45 @@ mod tests {
             )]))
             .is_empty()
         );
+    }
+
+    #[test]
+    fn image_references_in_every_shape() {
+        let one = |f: Value| image(&summary(vec![("build", Status::Success, f)]));
+        // build as it records itself: the tagged image and the full digest reference.
+        assert_eq!(
+            one(json!({"image": "reg/app:1.5.0", "repository": "reg/app", "digest": "reg/app@sha256:ab"})).unwrap(),
+            ("reg/app@sha256:ab".to_string(), Some("sha256:ab".to_string()))
+        );
+        assert_eq!(
+            one(json!({"image": "reg:5000/app:1.5.0", "digest": "sha256:cd"})).unwrap(),
+            (
+                "reg:5000/app@sha256:cd".to_string(),
+                Some("sha256:cd".to_string())
+            )
+        );
+        assert_eq!(
+            one(json!({"image": "reg:5000/app", "digest": "sha256:cd"}))
+                .unwrap()
+                .0,
+            "reg:5000/app@sha256:cd"
+        );
+        assert_eq!(
+            one(json!({"image": "reg/app:1.5.0", "digest": null})).unwrap(),
+            ("reg/app:1.5.0".to_string(), None)
+        );
+        // No build step: the deploy's image.
+        let s = summary(vec![(
+            "deploy",
+            Status::Success,
+            json!({"image": "reg/app@sha256:ef", "digest": "sha256:ef"}),
+        )]);
+        assert_eq!(image(&s).unwrap().1.as_deref(), Some("sha256:ef"));
+        let s = summary(vec![(
+            "scan",
+            Status::Failed,
+            json!({"findings": 2, "findings_per_rule": {"a": 2}}),
+        )]);
+        assert_eq!(findings(&s), (2, vec![("a".to_string(), 2)]));
     }
 }

@@ -78,7 +78,7 @@ pub enum StatusArg {
     after_long_help = "Credentials: ZULIP_SITE, ZULIP_EMAIL, ZULIP_API_KEY (environment only), or a zuliprc file \
 named by ZULIP_CONFIG ([api] key, email, site). Without them the message is printed to the log.\n\
 Exit codes: 0 whether or not the message was delivered; with --strict 4 when delivery failed, 2 when Zulip is \
-half configured."
+half configured.\n\nExample:\n  stevedore notify --status auto"
 )]
 pub struct NotifyArgs {
     /// What to report: success, failed, or auto (CI_JOB_STATUS, else the run summary).
