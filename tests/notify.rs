@@ -197,6 +197,14 @@ fn success_message_reaches_zulip_as_the_contract_says() {
         );
     }
     assert!(err.contains("message 42"), "{err}");
+    let recorded = RunSummary::load(dir.path());
+    let me = recorded.steps.iter().find(|s| s.step == "notify").unwrap();
+    assert_eq!(
+        me.job_url.as_deref(),
+        Some("https://gitlab.example.com/acme/app/-/jobs/9001"),
+        "summary::record stamps the job"
+    );
+    assert_eq!(me.job_name.as_deref(), Some("notify"));
     let facts = notify_facts(dir.path());
     assert_eq!(facts["delivered"], true);
     assert_eq!(facts["message_id"], 42);

@@ -740,6 +740,35 @@ mod tests {
     }
 
     #[test]
+    fn canceled_and_plain_success_titles() {
+        let r = Report::gather(
+            &ctx(),
+            &RunSummary::default(),
+            Outcome::Canceled,
+            None,
+            None,
+        );
+        assert_eq!(r.title(), "v1.5.0 canceled");
+        assert!(
+            compose(&r, None, Flavor::Zulip, MAX_CONTENT_BYTES)
+                .starts_with("⛔ **v1.5.0 canceled**")
+        );
+        let r = Report::gather(&ctx(), &RunSummary::default(), Outcome::Success, None, None);
+        assert_eq!(r.title(), "v1.5.0 passed");
+        // A job with an environment (after_script of a deploy job) counts as a deploy.
+        let mut c = ctx();
+        c.environment_name = Some("staging".into());
+        let r = Report::gather(&c, &RunSummary::default(), Outcome::Success, None, None);
+        assert_eq!(r.title(), "v1.5.0 deployed to staging");
+        let t: Template = "{title}|{details}".parse().unwrap();
+        let m = compose(&r, Some(&t), Flavor::Zulip, MAX_CONTENT_BYTES);
+        assert!(
+            m.starts_with("v1.5.0 deployed to staging|[Pipeline #4711]"),
+            "{m}"
+        );
+    }
+
+    #[test]
     fn known_secrets_never_reach_the_chat() {
         crate::redact::register("glpat-notify-test-9f8e7d");
         let mut c = ctx();
