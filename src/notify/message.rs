@@ -562,8 +562,12 @@ pub fn compose(r: &Report, tpl: Option<&Template>, fl: Flavor, limit: usize) -> 
     if none.len() > limit {
         return hard_cut(&none, limit);
     }
-    // Largest k with render(k) within the limit: render(lo) fits, render(hi) does not.
-    let (mut lo, mut hi) = (0usize, n);
+    // Largest k with render(k) within the limit: render(lo) fits, render(hi) does not. A client line is
+    // longer than 8 bytes, so more than limit / 8 of them never fit: search below that.
+    let (mut lo, mut hi) = (0usize, n.min(limit / 8 + 1));
+    if hi < n && render(hi).len() <= limit {
+        return render(hi);
+    }
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
         if render(mid).len() <= limit {
