@@ -339,12 +339,20 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
             out.info(zuliprc::HINT);
         }
         Delivery::Misconfigured(e) => {
-            out.warn(e);
+            if strict {
+                out.error(format!("error: {e}"));
+            } else {
+                out.warn(e);
+            }
             print_message("the message that was not sent:");
             problem_code = Some(2);
         }
         Delivery::Failed(r) => {
-            out.warn(format!("notification not delivered: {r}"));
+            if strict {
+                out.error(format!("error: notification not delivered: {r}"));
+            } else {
+                out.warn(format!("notification not delivered: {r}"));
+            }
             print_message("the message that was not sent:");
             problem_code = Some(4);
         }
@@ -374,7 +382,11 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
                     webhook_state = Some("sent");
                 }
                 Err(e) => {
-                    out.warn(format!("webhook notification not delivered: {e}"));
+                    if strict {
+                        out.error(format!("error: webhook notification not delivered: {e}"));
+                    } else {
+                        out.warn(format!("webhook notification not delivered: {e}"));
+                    }
                     webhook_state = Some("failed");
                     problem_code = problem_code.or(Some(4));
                 }
