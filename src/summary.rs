@@ -50,6 +50,12 @@ pub struct StepOutcome {
     /// When set, the process exit code for this outcome instead of the default (0 ok, 1 failed).
     #[serde(skip)]
     pub exit_code: Option<i32>,
+    /// The CI job that ran the step (`CI_JOB_NAME`), filled in by [`record`]; `notify` links to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// That job's page (`CI_JOB_URL`), filled in by [`record`]; `notify` links the failing job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_url: Option<String>,
 }
 
 impl StepOutcome {
@@ -67,6 +73,8 @@ impl StepOutcome {
             headline: headline.into(),
             facts: serde_json::Value::Object(Default::default()),
             exit_code: None,
+            job_name: None,
+            job_url: None,
         }
     }
 
@@ -129,10 +137,19 @@ impl RunSummary {
     }
 }
 
-/// Records one outcome into the project's summary file (read, replace, write).
+/// Records one outcome into the project's summary file (read, replace, write). In a CI job the job's name
+/// and URL (`CI_JOB_NAME`, `CI_JOB_URL`) are added when the outcome has none, so `notify` can link to it.
 pub fn record(project_dir: &Path, outcome: &StepOutcome) -> std::io::Result<()> {
     let mut s = RunSummary::load(project_dir);
-    s.record(outcome.clone());
+    let mut outcome = outcome.clone();
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if outcome.job_name.is_none() {
+        outcome.job_name = var("CI_JOB_NAME");
+    }
+    if outcome.job_url.is_none() {
+        outcome.job_url = var("CI_JOB_URL");
+    }
+    s.record(outcome);
     s.save(project_dir)
 }
 

@@ -1,0 +1,233 @@
+//! Posting with bounded time and retries: a connect timeout and a total timeout per attempt, retries with
+//! exponential backoff on 5xx answers and on connection failures or timeouts, and on 429 after the time the
+//! server asks for (`Retry-After` header, or Zulip's `retry-after` in the JSON body).
+
+use crate::output::{Output, human_duration};
+use crate::redact::redact;
+use std::time::Duration;
+
+/// How hard to try.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Time allowed to open the connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole request and its answer.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first wait between attempts; doubled each time.
+    pub backoff: Duration,
+    /// The longest wait honoured for a `Retry-After`; a longer one ends the retries.
+    pub max_wait: Duration,
+    /// The time allowed for all attempts and waits together; no attempt or wait goes past it.
+    pub deadline: Duration,
+}
+
+/// The server's final answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as text.
+    pub body: String,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// The `Location` of a redirect.
+    pub location: Option<String>,
+}
+
+/// An HTTP client with the policy's timeouts.
+pub fn client(policy: &Policy) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(policy.connect_timeout)
+        .timeout(policy.timeout)
+        .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
+        // A redirected POST comes back as a GET without its body (and without credentials on another
+        // host): report the redirect instead of following it.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot create the HTTP client: {}", redact(&chain(&e))))
+}
+
+/// An error and its causes on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
+fn transport_error(e: &reqwest::Error, limit: Duration) -> String {
+    let what = if e.is_timeout() {
+        format!("no answer within {} (timeout)", human_duration(limit))
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    redact(&format!("{what}: {}", chain(e)))
+}
+
+/// The wait a 429 asks for: the `Retry-After` header (seconds), else `retry-after` in a JSON body.
+pub fn retry_after(headers: &reqwest::header::HeaderMap, body: &str) -> Option<Duration> {
+    let from_header = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let from_body = || {
+        serde_json::from_str::<serde_json::Value>(body)
+            .ok()?
+            .get("retry-after")?
+            .as_f64()
+    };
+    let secs = from_header.or_else(from_body)?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Sends the request `make` builds, retrying as the policy says; `what` names the receiver in log lines.
+/// Returns the last answer (success or not), or the last transport error when no answer ever came.
+pub async fn post_with_retries(
+    what: &str,
+    out: &Output,
+    policy: &Policy,
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Reply, String> {
+    let total = policy.retries + 1;
+    let started = std::time::Instant::now();
+    // Time left before the deadline, if at least `need` is left after waiting `wait`.
+    let room = |wait: Duration| policy.deadline.checked_sub(started.elapsed() + wait);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let backoff = policy
+            .backoff
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(Duration::from_secs(60));
+        // Another attempt only when one is left and it (after its wait) still starts before the deadline.
+        let left = |wait: Duration| {
+            attempt < total && room(wait).is_some_and(|r| r >= Duration::from_millis(100))
+        };
+        let per_try = room(Duration::ZERO)
+            .unwrap_or(Duration::ZERO)
+            .min(policy.timeout)
+            .max(Duration::from_millis(100));
+        match make().timeout(per_try).send().await {
+            Err(e) => {
+                let msg = transport_error(&e, per_try);
+                if !left(backoff) {
+                    return Err(format!(
+                        "{msg} (after {attempt} attempt{})",
+                        plural(attempt)
+                    ));
+                }
+                out.warn(format!(
+                    "{what}: {msg}; retrying in {} (attempt {} of {total})",
+                    human_duration(backoff),
+                    attempt + 1
+                ));
+                tokio::time::sleep(backoff).await;
+            }
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let location = headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body = match resp.text().await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let msg = transport_error(&e, per_try);
+                        if !left(backoff) {
+                            return Err(format!(
+                                "{msg} (after {attempt} attempt{})",
+                                plural(attempt)
+                            ));
+                        }
+                        out.warn(format!(
+                            "{what}: answer cut short: {msg}; retrying in {} (attempt {} of {total})",
+                            human_duration(backoff),
+                            attempt + 1
+                        ));
+                        tokio::time::sleep(backoff).await;
+                        continue;
+                    }
+                };
+                let reply = Reply {
+                    status,
+                    body,
+                    attempts: attempt,
+                    location,
+                };
+                let wait = if status == 429 {
+                    let w = retry_after(&headers, &reply.body).unwrap_or(backoff);
+                    if w > policy.max_wait {
+                        out.warn(format!(
+                            "{what}: rate limited and asked to wait {}, longer than the {} allowed; giving up",
+                            human_duration(w),
+                            human_duration(policy.max_wait)
+                        ));
+                        return Ok(reply);
+                    }
+                    w
+                } else if status >= 500 {
+                    backoff
+                } else {
+                    return Ok(reply);
+                };
+                if !left(wait) {
+                    if attempt < total {
+                        out.warn(format!(
+                            "{what}: no time left for another attempt within the {} deadline",
+                            human_duration(policy.deadline)
+                        ));
+                    }
+                    return Ok(reply);
+                }
+                let why = if status == 429 {
+                    "rate limited (HTTP 429)".to_string()
+                } else {
+                    format!("HTTP {status}")
+                };
+                out.warn(format!(
+                    "{what}: {why}; retrying in {} (attempt {} of {total})",
+                    human_duration(wait),
+                    attempt + 1
+                ));
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_from_header_or_body() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            retry_after(
+                &h,
+                r#"{"result":"error","code":"RATE_LIMIT_HIT","retry-after":1.5}"#
+            ),
+            Some(Duration::from_millis(1500))
+        );
+        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h, "{}"), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(&HeaderMap::new(), "not json"), None);
+    }
+}
