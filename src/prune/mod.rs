@@ -181,14 +181,72 @@ fn label(s: &str, flag: &str) -> anyhow::Result<(String, String)> {
     }
 }
 
-/// Turns `/system/df` and the record into the policy's view of every image.
-pub fn images_of(df: &usage::DiskUsage, rec: &record::Record) -> Vec<Image> {
+/// Every image's parent, from `/images/json?all=1` (which, unlike `/system/df`, lists the untagged
+/// intermediate images of classic builds): ID → parent ID.
+pub async fn lineage(conn: &docker::Conn) -> anyhow::Result<HashMap<String, String>> {
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(rename = "Id", default)]
+        id: String,
+        #[serde(rename = "ParentId", default)]
+        parent_id: String,
+    }
+    let all: Vec<Entry> = conn.raw.get_json("/images/json?all=1").await.map_err(|e| {
+        crate::exit::coded(
+            ExitCode::Outside,
+            format!("cannot list images (GET /images/json?all=1): {e:#}"),
+        )
+    })?;
+    Ok(all
+        .into_iter()
+        .filter(|e| !e.parent_id.is_empty())
+        .map(|e| (e.id, e.parent_id))
+        .collect())
+}
+
+/// Turns `/system/df`, the image lineage and the record into the policy's view of every image.
+///
+/// A parent is the nearest ancestor that is listed, walking through the hidden intermediate images of
+/// classic builds (they go with the image made from them). A hidden intermediate that a container uses is
+/// listed too, as `hidden`, so its ancestors stay.
+pub fn images_of(
+    df: &usage::DiskUsage,
+    lineage: &HashMap<String, String>,
+    rec: &record::Record,
+) -> Vec<Image> {
     let mut newest: HashMap<&str, i64> = HashMap::new();
+    let mut used: HashMap<&str, u64> = HashMap::new();
     for c in df.containers.iter().flatten() {
         let e = newest.entry(c.image_id.as_str()).or_insert(c.created);
         *e = (*e).max(c.created);
+        *used.entry(c.image_id.as_str()).or_default() += 1;
     }
-    df.images
+    let visible: HashSet<&str> = df.images.iter().flatten().map(|i| i.id.as_str()).collect();
+    let hidden: Vec<&str> = used
+        .keys()
+        .copied()
+        .filter(|id| !visible.contains(id) && lineage.contains_key(*id))
+        .collect();
+    let listed: HashSet<&str> = visible.iter().chain(hidden.iter()).copied().collect();
+    let parent_of = |id: &str, own: &str| -> Option<String> {
+        let mut p = lineage
+            .get(id)
+            .map(|s| s.as_str())
+            .unwrap_or(own)
+            .to_string();
+        for _ in 0..10_000 {
+            if p.is_empty() {
+                return None;
+            }
+            if listed.contains(p.as_str()) {
+                return Some(p);
+            }
+            p = lineage.get(&p).cloned().unwrap_or_default();
+        }
+        None
+    };
+    let mut out: Vec<Image> = df
+        .images
         .iter()
         .flatten()
         .map(|im| {
@@ -209,7 +267,7 @@ pub fn images_of(df: &usage::DiskUsage, rec: &record::Record) -> Vec<Image> {
             let refs: Vec<String> = tags.iter().chain(digests.iter()).cloned().collect();
             Image {
                 id: im.id.clone(),
-                parent_id: Some(im.parent_id.clone()).filter(|p| !p.is_empty()),
+                parent_id: parent_of(&im.id, &im.parent_id),
                 recorded_use: rec.last_use(&im.id, &refs),
                 tags,
                 digests,
@@ -224,9 +282,21 @@ pub fn images_of(df: &usage::DiskUsage, rec: &record::Record) -> Vec<Image> {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect::<BTreeMap<_, _>>(),
                 last_container: newest.get(im.id.as_str()).copied(),
+                hidden: false,
             }
         })
-        .collect()
+        .collect();
+    for id in hidden {
+        out.push(Image {
+            id: id.to_string(),
+            parent_id: parent_of(id, ""),
+            containers: used.get(id).copied().unwrap_or(0),
+            last_container: newest.get(id).copied(),
+            hidden: true,
+            ..Default::default()
+        });
+    }
+    out
 }
 
 /// The plan as table rows: image, id, size, age, last use, decision, why.
@@ -280,7 +350,8 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
         record::Record::default()
     });
     let now = unix_now() as i64;
-    let images = images_of(&df, &rec);
+    let lin = lineage(&conn).await?;
+    let images = images_of(&df, &lin, &rec);
     let usage_before = df.total();
     let plan = policy::plan(
         &images,
@@ -328,11 +399,7 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
     }
 
     // Remove, re-measure, and re-plan while the estimate fell short.
-    let mut removed: Vec<serde_json::Value> = Vec::new();
-    let mut removed_ids: Vec<String> = Vec::new();
-    let mut failed: HashSet<String> = HashSet::new();
-    let mut failures: Vec<serde_json::Value> = Vec::new();
-    let mut freed = 0u64;
+    let mut tally = Tally::default();
     let mut usage_after = usage_before;
     let mut current = (plan, images);
     for round in 0..MAX_ROUNDS {
@@ -340,45 +407,23 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
         if plan.removals().count() == 0 {
             break;
         }
-        let results = execute(&conn, plan, images).await;
-        for (idx, estimate, res) in results {
-            let im = &images[idx];
-            match res {
-                Ok(_) => {
-                    freed += estimate;
-                    removed_ids.push(im.id.clone());
-                    app.out.result(format!(
-                        "removed {} ({}): freed {}",
-                        im.name(),
-                        policy::short_id(&im.id),
-                        human_bytes(estimate)
-                    ));
-                    removed.push(serde_json::json!({
-                        "image": im.name(), "id": im.id, "bytes": estimate
-                    }));
-                }
-                Err(e) => {
-                    failed.insert(im.id.clone());
-                    let msg = format!("{e:#}");
-                    app.out.warn(format!(
-                        "could not remove {} ({}): {msg} — skipped",
-                        im.name(),
-                        policy::short_id(&im.id)
-                    ));
-                    failures.push(serde_json::json!({
-                        "image": im.name(), "id": im.id, "error": crate::redact::redact(&msg)
-                    }));
-                }
-            }
-        }
+        apply(app, &conn, plan, images, &mut tally).await;
         let df2 = usage::read(&conn.raw).await?;
         usage_after = df2.total();
         if s.policy.all || usage_after < limit || round + 1 == MAX_ROUNDS {
             break;
         }
-        let images2 = images_of(&df2, &rec);
+        let lineage2 = lineage(&conn).await?;
+        let images2 = images_of(&df2, &lineage2, &rec);
         let now2 = unix_now() as i64;
-        let plan2 = policy::plan(&images2, &s.policy, now2, usage_after, limit, &failed);
+        let plan2 = policy::plan(
+            &images2,
+            &s.policy,
+            now2,
+            usage_after,
+            limit,
+            &tally.failed_ids,
+        );
         if plan2.removals().count() > 0 {
             app.out.info(format!(
                 "Docker still uses {} (estimate fell short): removing {} more",
@@ -388,6 +433,13 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
         }
         current = (plan2, images2);
     }
+    let Tally {
+        removed,
+        removed_ids,
+        failed_ids: _,
+        mut failures,
+        freed,
+    } = tally;
 
     // Remember what containers used, forget what is gone.
     let df_now = if removed_ids.is_empty() {
@@ -556,6 +608,62 @@ fn record_summary(app: &App, outcome: &StepOutcome) {
             "cannot write the run summary in {}: {e}",
             app.ctx.project_dir.display()
         ));
+    }
+}
+
+/// What the removals did so far in a run.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// `{image, id, bytes}` per removed image.
+    pub removed: Vec<serde_json::Value>,
+    /// IDs removed.
+    pub removed_ids: Vec<String>,
+    /// IDs whose removal failed (they stay in later rounds).
+    pub failed_ids: HashSet<String>,
+    /// `{image, id, error}` per failure.
+    pub failures: Vec<serde_json::Value>,
+    /// Bytes freed (each image's estimate).
+    pub freed: u64,
+}
+
+/// Removes a plan's images and reports each: what it freed, or why the daemon refused (reported and
+/// skipped, never fatal).
+pub async fn apply(
+    app: &App,
+    conn: &docker::Conn,
+    plan: &Plan,
+    images: &[Image],
+    tally: &mut Tally,
+) {
+    for (idx, estimate, res) in execute(conn, plan, images).await {
+        let im = &images[idx];
+        match res {
+            Ok(_) => {
+                tally.freed += estimate;
+                tally.removed_ids.push(im.id.clone());
+                app.out.result(format!(
+                    "removed {} ({}): freed {}",
+                    im.name(),
+                    policy::short_id(&im.id),
+                    human_bytes(estimate)
+                ));
+                tally.removed.push(serde_json::json!({
+                    "image": im.name(), "id": im.id, "bytes": estimate
+                }));
+            }
+            Err(e) => {
+                tally.failed_ids.insert(im.id.clone());
+                let msg = format!("{e:#}");
+                app.out.warn(format!(
+                    "could not remove {} ({}): {msg} — skipped",
+                    im.name(),
+                    policy::short_id(&im.id)
+                ));
+                tally.failures.push(serde_json::json!({
+                    "image": im.name(), "id": im.id, "error": crate::redact::redact(&msg)
+                }));
+            }
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Image {
     pub last_container: Option<i64>,
     /// Last use in stevedore's record.
     pub recorded_use: Option<i64>,
+    /// An intermediate image `/system/df` does not list (untagged, with children) that a container uses:
+    /// never a candidate, never shown, but its ancestors stay.
+    pub hidden: bool,
 }
 
 /// Where an image's last use comes from.
@@ -260,6 +263,7 @@ pub fn plan(
         }
     }
     let in_scope = |im: &Image| match &policy.scope {
+        _ if im.hidden => false,
         None => true,
         Some((k, v)) => im.labels.get(k) == Some(v),
     };
@@ -431,7 +435,7 @@ pub fn plan(
     }
     Plan {
         decisions,
-        out_of_scope: images.len() - scoped.len(),
+        out_of_scope: images.iter().filter(|im| !im.hidden).count() - scoped.len(),
         usage,
         limit,
         to_free,
@@ -615,6 +619,17 @@ mod tests {
         let p = plan(&imgs, &pol, NOW, 1000, 990, &HashSet::new());
         assert_eq!(removed(&p, &imgs), ["app:2", "app:1", "base:1"]);
         assert_eq!(p.to_free, 20 + 30 + 100);
+        // A hidden intermediate used by a container keeps its ancestors, and is never shown.
+        let mut h = img("h", None, 5, 0);
+        h.hidden = true;
+        h.containers = 1;
+        h.parent_id = Some("sha256:x".into());
+        imgs.push(h);
+        let p = plan(&imgs, &pol, NOW, 1000, 0, &HashSet::new());
+        assert!(!removed(&p, &imgs).contains(&"other:1".to_string()));
+        assert!(p.decisions.iter().all(|d| !imgs[d.index].hidden));
+        assert_eq!(p.out_of_scope, 0);
+        imgs.pop();
         // If the grandchild stays, both its ancestors stay.
         imgs[2].containers = 1;
         let p = plan(&imgs, &pol, NOW, 1000, 0, &HashSet::new());
