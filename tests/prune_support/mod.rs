@@ -54,6 +54,9 @@ pub const DAY: i64 = 86_400;
 /// A megabyte (decimal, like Docker).
 pub const MB: usize = 1_000_000;
 
+/// Per loaded spec: layer paths, diff IDs, history, config digest.
+type Chain = (Vec<String>, Vec<String>, Vec<serde_json::Value>, String);
+
 fn sha256_hex(b: &[u8]) -> String {
     let d = Sha256::digest(b);
     d.iter().map(|x| format!("{x:02x}")).collect()
@@ -107,8 +110,7 @@ impl Fixture {
             ar.append_data(&mut h, path, data).unwrap();
         };
         // Per spec: (layer paths, diff ids, history, config id).
-        let mut chains: Vec<(Vec<String>, Vec<String>, Vec<serde_json::Value>, String)> =
-            Vec::new();
+        let mut chains: Vec<Chain> = Vec::new();
         let mut manifest = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let created = (now - chrono::Duration::seconds(s.age_secs))
