@@ -21,7 +21,7 @@ pub use record::record_use;
 
 use crate::app::App;
 use crate::exit::{ExitCode, coded};
-use crate::output::{format_table, human_bytes, human_duration, unix_now};
+use crate::output::{format_table, human_bytes, unix_now};
 use crate::summary::{self, Status, StepOutcome};
 use futures_util::StreamExt;
 use policy::{Image, Plan, Policy, Verdict};
@@ -274,7 +274,9 @@ pub fn images_of(
                 created: im.created,
                 size: im.size.max(0) as u64,
                 shared_size: im.shared_size.max(0) as u64,
-                containers: im.containers.max(0) as u64,
+                // `Containers` is -1 when the engine did not count; count from the container list then.
+                containers: (im.containers.max(0) as u64)
+                    .max(used.get(im.id.as_str()).copied().unwrap_or(0)),
                 labels: im
                     .labels
                     .iter()
@@ -301,7 +303,7 @@ pub fn images_of(
 
 /// The plan as table rows: image, id, size, age, last use, decision, why.
 pub fn plan_rows(plan: &Plan, images: &[Image], now: i64) -> Vec<Vec<String>> {
-    let ago = |t: i64| human_duration(Duration::from_secs((now - t).max(0) as u64));
+    let ago = |t: i64| size::short_duration(now - t);
     let mut n = 0;
     plan.decisions
         .iter()

@@ -147,8 +147,7 @@ pub enum KeepWhy {
 
 impl fmt::Display for KeepWhy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::output::human_duration as hd;
-        let d = |s: i64| hd(std::time::Duration::from_secs(s.max(0) as u64));
+        let d = super::size::short_duration;
         match self {
             KeepWhy::InUse(n) => {
                 write!(f, "used by {n} container{}", if *n == 1 { "" } else { "s" })

@@ -205,6 +205,19 @@ impl<'de> Deserialize<'de> for Age {
     }
 }
 
+/// A duration for people, to the two largest units: `40d`, `2d03h`, `5h10m`, `10m08s`, `8s`.
+pub fn short_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec}s"),
+        (0, 0, _) => format!("{m}m{sec:02}s"),
+        (0, _, _) => format!("{h}h{m:02}m"),
+        _ if h == 0 => format!("{d}d"),
+        _ => format!("{d}d{h:02}h"),
+    }
+}
+
 /// Deserializes a `FromStr` type from a string, or from an integer written without quotes.
 fn from_str_or_int<'de, D, T>(d: D) -> Result<T, D::Error>
 where
@@ -269,6 +282,16 @@ mod tests {
         for bad in ["", "h", "10", "1y", "1h3"] {
             assert!(bad.parse::<Age>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn short_durations() {
+        assert_eq!(short_duration(8), "8s");
+        assert_eq!(short_duration(608), "10m08s");
+        assert_eq!(short_duration(5 * 3600 + 600), "5h10m");
+        assert_eq!(short_duration(40 * 86_400 + 8), "40d");
+        assert_eq!(short_duration(2 * 86_400 + 3 * 3600), "2d03h");
+        assert_eq!(short_duration(-5), "0s");
     }
 
     #[test]
