@@ -36,8 +36,9 @@ fn scenario() -> (Vec<Spec>, Vec<&'static str>) {
         ("api:3", Some("api:3"), 65 * d, 3),
         ("api:4", Some("api:4"), 8 * d, 1),
         ("api:5", Some("api:5"), 4 * d, 1),
-        // repo web: web:1 is the big one the threshold lands in
-        ("web:1", Some("web:1"), 95 * d, 12),
+        // repo web: web:1 is the big one the threshold lands in (half of it is the margin for other
+        // jobs changing Docker's usage meanwhile on a shared daemon)
+        ("web:1", Some("web:1"), 95 * d, 30),
         ("web:2", Some("web:2"), 50 * d, 2),
         ("web:3", Some("web:3"), 7 * d, 1),
         ("web:4", Some("web:4"), 3 * d, 1),
@@ -177,11 +178,11 @@ fn prune_policy_against_the_real_daemon() {
 
     // Expected order: dangling by last use (d3 40d, d1 30d, d2 20d, d4 12d), then least recently used:
     // base:1 (100d) — its child chain:1 first — then web:1 (95d). With the threshold halfway into web:1's
-    // 12 MB, exactly these seven go.
+    // 30 MB, exactly these seven go.
     let expected: Vec<&str> = vec!["d3", "d1", "d2", "d4", "chain:1", "base:1", "web:1"];
     let before_web: usize = [1, 2, 3, 2, 3, 4].iter().sum::<usize>() * MB;
-    let total = docker_usage();
-    let limit = total - before_web as u64 - 6 * MB as u64;
+    let limit_now = || docker_usage() - before_web as u64 - 15 * MB as u64;
+    let limit = limit_now();
     let threshold = limit.to_string();
 
     // 1. Dry run: the plan, nothing removed.
@@ -223,6 +224,8 @@ fn prune_policy_against_the_real_daemon() {
     );
 
     // 2. The real run: exactly the seven go, children before parents, usage ends under the threshold.
+    let limit = limit_now();
+    let threshold = limit.to_string();
     let (out, _err) = run(&["--threshold", &threshold], false);
     let gone: BTreeSet<usize> = expected.iter().map(|n| idx(&names, n)).collect();
     let left: BTreeSet<usize> = fx.existing().into_iter().collect();
@@ -248,7 +251,7 @@ fn prune_policy_against_the_real_daemon() {
     assert_eq!(summary["steps"][0]["step"], "prune");
     assert_eq!(facts["removed"].as_array().unwrap().len(), 7);
     let freed = facts["freed_bytes"].as_u64().unwrap();
-    let expected_freed = (before_web + 12 * MB) as u64;
+    let expected_freed = (before_web + 30 * MB) as u64;
     assert!(
         freed.abs_diff(expected_freed) < 200_000,
         "freed {freed}, expected about {expected_freed}"
