@@ -481,6 +481,14 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
 
     let over = usage_after >= limit;
     let total_freed = freed + cache_freed.unwrap_or(0);
+    app.out.result(format!(
+        "freed {} in total ({} image{}); Docker uses {} (threshold {})",
+        human_bytes(total_freed),
+        removed.len(),
+        if removed.len() == 1 { "" } else { "s" },
+        human_bytes(usage_after),
+        human_bytes(limit)
+    ));
     let headline = format!(
         "freed {} ({} image{}{}); Docker uses {}{}",
         human_bytes(total_freed),
