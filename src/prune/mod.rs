@@ -793,6 +793,44 @@ mod tests {
     }
 
     #[test]
+    fn parents_skip_hidden_intermediates_unless_a_container_uses_them() {
+        let df: usage::DiskUsage = serde_json::from_str(
+            r#"{"LayersSize":0,"Images":[
+              {"Id":"sha256:t","ParentId":"sha256:i1","RepoTags":["t:1"],"Created":5,"Size":30,"SharedSize":0,"Containers":0},
+              {"Id":"sha256:b","ParentId":"","RepoTags":["b:1"],"Created":1,"Size":10,"SharedSize":10,"Containers":0},
+              {"Id":"sha256:u","ParentId":"sha256:i3","RepoTags":["u:1"],"Created":5,"Size":30,"SharedSize":0,"Containers":-1}],
+             "Containers":[{"Id":"c","ImageID":"sha256:i3","Created":9},{"Id":"d","ImageID":"sha256:u","Created":7}]}"#,
+        )
+        .unwrap();
+        let lineage: HashMap<String, String> = [
+            ("sha256:t", "sha256:i1"),
+            ("sha256:i1", "sha256:i2"),
+            ("sha256:i2", "sha256:b"),
+            ("sha256:u", "sha256:i3"),
+            ("sha256:i3", "sha256:b"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let mut rec = record::Record::default();
+        rec.note("t:1", 8);
+        let imgs = images_of(&df, &lineage, &rec);
+        let get = |id: &str| imgs.iter().find(|i| i.id == id).unwrap();
+        assert_eq!(get("sha256:t").parent_id.as_deref(), Some("sha256:b"));
+        assert_eq!(get("sha256:t").recorded_use, Some(8));
+        // i3 is hidden but used by a container: listed, so u's parent is i3 and i3 keeps b.
+        assert_eq!(get("sha256:u").parent_id.as_deref(), Some("sha256:i3"));
+        assert!(get("sha256:i3").hidden && get("sha256:i3").containers == 1);
+        assert_eq!(get("sha256:i3").parent_id.as_deref(), Some("sha256:b"));
+        // The engine did not count u's containers (-1): counted from the list.
+        assert_eq!(get("sha256:u").containers, 1);
+        assert!(
+            imgs.iter()
+                .all(|i| i.id != "sha256:i1" && i.id != "sha256:i2")
+        );
+    }
+
+    #[test]
     fn bad_patterns_and_labels_are_usage_errors() {
         let args = PruneArgs {
             keep: vec!["(".into()],
