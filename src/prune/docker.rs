@@ -1,0 +1,208 @@
+//! The Docker calls `prune` makes: connect (bollard, `DOCKER_HOST`, negotiated API version), remove one
+//! image safely, prune the build cache.
+//!
+//! (`build` has its own small connect function; the two are to be merged.)
+
+use super::usage::{Endpoint, RawClient};
+use crate::exit::{CodeExt, ExitCode, coded};
+use anyhow::Context;
+use bollard::Docker;
+use bollard::query_parameters::RemoveImageOptionsBuilder;
+
+/// A connection to the daemon: bollard for the typed calls, a raw client for the engine-shaped ones.
+#[derive(Clone)]
+pub struct Conn {
+    /// bollard's client, version negotiated.
+    pub docker: Docker,
+    /// The raw client for `/system/df`, `/info` and `/build/prune`.
+    pub raw: RawClient,
+    /// Where the daemon is, for messages.
+    pub endpoint: Endpoint,
+}
+
+/// Connects to the daemon named by `DOCKER_HOST` (default the local socket), negotiates the API version and
+/// checks that it answers. No daemon → exit code 4 with a message saying what to do.
+pub async fn connect() -> anyhow::Result<Conn> {
+    let endpoint = Endpoint::from_env()?;
+    let where_ = endpoint.describe();
+    let fix = "start dockerd, or set DOCKER_HOST to the daemon's socket (e.g. unix:///var/run/docker.sock)";
+    let docker = Docker::connect_with_defaults()
+        .map_err(|e| {
+            coded(
+                ExitCode::Outside,
+                format!("cannot reach the Docker daemon at {where_}: {e} — {fix}"),
+            )
+        })?
+        .negotiate_version()
+        .await
+        .map_err(|e| {
+            coded(
+                ExitCode::Outside,
+                format!("cannot reach the Docker daemon at {where_}: {e} — {fix}"),
+            )
+        })?;
+    docker.ping().await.map_err(|e| {
+        coded(
+            ExitCode::Outside,
+            format!("the Docker daemon at {where_} does not answer: {e} — {fix}"),
+        )
+    })?;
+    let version = docker.client_version().to_string();
+    let raw = RawClient::new(endpoint.clone(), version);
+    Ok(Conn {
+        docker,
+        raw,
+        endpoint,
+    })
+}
+
+/// What removing one image did.
+#[derive(Clone, Debug)]
+pub struct Removed {
+    /// Layers (image IDs) the daemon deleted.
+    pub deleted: usize,
+    /// References it untagged.
+    pub untagged: usize,
+}
+
+/// Removes one image without force: the daemon refuses (and we report) when a container uses it, when it
+/// has children, or when it was retagged meanwhile. References in several repositories are removed one by
+/// one (the daemon refuses an ID with references in several repositories), then the ID.
+pub async fn remove_image(
+    conn: &Conn,
+    id: &str,
+    tags: &[String],
+    digests: &[String],
+) -> anyhow::Result<Removed> {
+    let opts = || {
+        Some(
+            RemoveImageOptionsBuilder::default()
+                .force(false)
+                .noprune(false)
+                .build(),
+        )
+    };
+    let mut removed = Removed {
+        deleted: 0,
+        untagged: 0,
+    };
+    let mut repos: Vec<&str> = tags
+        .iter()
+        .map(|t| super::policy::repository(t))
+        .chain(digests.iter().map(|d| d.split('@').next().unwrap_or(d)))
+        .collect();
+    repos.sort();
+    repos.dedup();
+    if repos.len() > 1 {
+        // Untag all but the last reference; the last one goes with the ID below.
+        let refs: Vec<&String> = tags.iter().chain(digests.iter()).collect();
+        for r in &refs[..refs.len() - 1] {
+            match conn.docker.remove_image(r, opts(), None).await {
+                Ok(items) => count(&items, &mut removed),
+                Err(e) if status(&e) == Some(404) => {}
+                Err(e) => return Err(e).with_context(|| format!("untagging {r}")),
+            }
+        }
+    }
+    match conn.docker.remove_image(id, opts(), None).await {
+        Ok(items) => count(&items, &mut removed),
+        Err(e) if status(&e) == Some(404) && (removed.deleted > 0 || removed.untagged > 0) => {}
+        Err(e) => return Err(message(e)).with_context(|| format!("removing {id}")),
+    }
+    Ok(removed)
+}
+
+fn count(items: &[bollard::models::ImageDeleteResponseItem], r: &mut Removed) {
+    for it in items {
+        if it.deleted.is_some() {
+            r.deleted += 1;
+        }
+        if it.untagged.is_some() {
+            r.untagged += 1;
+        }
+    }
+}
+
+fn status(e: &bollard::errors::Error) -> Option<u16> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// The daemon's own message for a refused removal (e.g. "image is being used by stopped container …").
+fn message(e: bollard::errors::Error) -> anyhow::Error {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => anyhow::anyhow!("the daemon refused ({status_code}): {message}"),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// The answer of `POST /build/prune`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BuildPruned {
+    /// IDs of the cache records deleted.
+    pub caches_deleted: Option<Vec<String>>,
+    /// Bytes freed.
+    pub space_reclaimed: i64,
+}
+
+/// Prunes build cache records unused for `min_age_secs`, keeping at most `budget` bytes. Engine 20.10
+/// accepts one value per filter, so `until` is sent alone.
+pub async fn prune_build_cache(
+    conn: &Conn,
+    min_age_secs: u64,
+    budget: u64,
+) -> anyhow::Result<BuildPruned> {
+    let mut path = format!("/build/prune?all=1&keep-storage={budget}");
+    if min_age_secs > 0 {
+        let filters = serde_json::json!({ "until": [format!("{min_age_secs}s")] }).to_string();
+        path.push_str("&filters=");
+        path.push_str(&percent_encode(&filters));
+    }
+    let (status, body) = conn
+        .raw
+        .request("POST", &path)
+        .await
+        .context("cannot prune the build cache (POST /build/prune)")
+        .code(ExitCode::Outside)?;
+    if status != 200 {
+        return Err(coded(
+            ExitCode::Outside,
+            format!(
+                "the daemon refused to prune the build cache ({status}): {}",
+                String::from_utf8_lossy(&body).trim()
+            ),
+        ));
+    }
+    serde_json::from_slice(&body)
+        .context("the daemon's answer to POST /build/prune is not the JSON expected")
+        .code(ExitCode::Outside)
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn encodes_filters() {
+        assert_eq!(
+            super::percent_encode(r#"{"until":["3600s"]}"#),
+            "%7B%22until%22%3A%5B%223600s%22%5D%7D"
+        );
+    }
+}
