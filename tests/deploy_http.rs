@@ -121,6 +121,22 @@ fn handle(s: &mut TcpStream, st: &Mutex<State>, auth: &str) {
     let Some((method, path, headers, body)) = read_request(s) else {
         return;
     };
+    if let Some(c) = path
+        .strip_prefix("/clients/")
+        .and_then(|r| r.strip_suffix("/version"))
+    {
+        // A client's own public version URL: no credentials may be sent there.
+        let mut g = st.lock().unwrap();
+        g.seen.push((method.clone(), path.clone()));
+        if headers.contains_key("authorization") {
+            g.violations
+                .push(format!("{method} {path}: credentials sent to a client URL"));
+        }
+        let deployed = g.current.contains_key(c);
+        drop(g);
+        let v = if deployed { "v1.6.0" } else { "v1.5.0" };
+        return respond(s, 200, &format!(r#"{{"version":"{v}","db":"ok"}}"#));
+    }
     let client = path.strip_prefix("/v1/services/").unwrap_or("").to_string();
     {
         let mut g = st.lock().unwrap();
@@ -520,4 +536,41 @@ fn refuses_mutable_tags_and_missing_credentials() {
     );
     let (code, _, err) = deploy(dir.path(), &["--environment", "production"], &[]);
     assert_eq!(code, 4, "{err}");
+}
+
+#[test]
+fn verifies_the_version_on_the_clients_own_url() {
+    let p = Provider::start();
+    let dir = tempfile::tempdir().unwrap();
+    let base = p.url();
+    let t = target("acme", "production", &base).replace(
+        "pointer = \"/service/image\"\nhealth_pointer = \"/service/state\"\n",
+        &format!(
+            r#"url = "{base}/clients/{{client}}/version"
+auth = false
+expect = "version"
+pointer = "/version"
+health_contains = '"db":"ok"'
+"#
+        ),
+    );
+    let cfg = format!("[deploy]\npoll_interval = \"200ms\"\nrequest_timeout = \"1s\"\n{t}");
+    std::fs::write(dir.path().join("stevedore.toml"), cfg).unwrap();
+    let (code, _, err) = deploy(dir.path(), &["--environment", "production"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let r = report(dir.path());
+    let t = by_name(&r, "acme");
+    assert_eq!(t["expected"], "1.6.0");
+    assert_eq!(t["observed"], "v1.6.0");
+    let g = p.state.lock().unwrap();
+    assert!(
+        g.violations.is_empty(),
+        "contract violations: {:?}",
+        g.violations
+    );
+    assert!(
+        g.seen
+            .iter()
+            .any(|(m, path)| m == "GET" && path == "/clients/acme/version")
+    );
 }

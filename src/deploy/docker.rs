@@ -196,11 +196,11 @@ async fn wait_healthy(d: &Docker, id: &str, timeout: Duration) -> anyhow::Result
                     .and_then(|h| h.log.as_ref())
                     .and_then(|l| l.last())
                     .map(|r| {
-                        format!(
-                            "exit {}: {}",
-                            r.exit_code.unwrap_or_default(),
-                            r.output.clone().unwrap_or_default().trim()
-                        )
+                        let o = r.output.clone().unwrap_or_default();
+                        match o.trim() {
+                            "" => format!("exit {}", r.exit_code.unwrap_or_default()),
+                            o => format!("exit {}: {o}", r.exit_code.unwrap_or_default()),
+                        }
                     })
                     .unwrap_or_default();
                 return Ok(Health::Failed(format!(
