@@ -241,7 +241,13 @@ pub async fn run(app: &App, args: &DeployArgs) -> anyhow::Result<StepOutcome> {
         let _ = summary::record(&app.ctx.project_dir, &o);
         return Ok(o);
     }
-    let image = args.image.clone().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+    // Arguments built in code (e.g. by `run`) have no clap env fallback: read IMAGE_DIGEST here too.
+    let image = args
+        .image
+        .clone()
+        .or_else(|| std::env::var("IMAGE_DIGEST").ok())
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
         coded(
             ExitCode::Usage,
             "no image to deploy: set IMAGE_DIGEST (build's dotenv, repository@sha256:…) or pass --image",
