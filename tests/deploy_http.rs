@@ -304,7 +304,17 @@ fn every_scenario_ends_as_the_provider_says() {
     let names = ["acme", "slow", "wrong", "broken", "silent"];
     let targets: Vec<(&str, &str)> = names.iter().map(|n| (*n, "production")).collect();
     let dir = project(&targets, &p.url());
-    let (code, out, err) = deploy(dir.path(), &["--environment", "production", "--json"], &[]);
+    let (code, out, err) = deploy(
+        dir.path(),
+        &[
+            "--environment",
+            "production",
+            "--json",
+            "--verify-timeout",
+            "2s",
+        ],
+        &[],
+    );
     eprintln!("{err}");
     assert_eq!(code, 1, "a failed target fails the job: {err}");
     let all = format!(
@@ -336,6 +346,11 @@ fn every_scenario_ends_as_the_provider_says() {
     assert_eq!(t["expected"], NEW);
     assert_eq!(t["observed"], format!("{REPO}@{OTHER}").as_str());
     assert!(t["error"].as_str().unwrap().contains("expected"), "{t}");
+    let ms = t["duration_ms"].as_u64().unwrap();
+    assert!(
+        (1500..2900).contains(&ms),
+        "--verify-timeout 2s overrides the file's 3s: {ms}ms"
+    );
     let t = by_name(&r, "broken");
     assert_eq!(t["status"], "failed", "{t}");
     assert!(t["error"].as_str().unwrap().contains("500"), "{t}");
@@ -504,6 +519,20 @@ fn dry_run_prints_requests_redacted_and_sends_nothing() {
         p.state.lock().unwrap().seen.is_empty(),
         "a dry run sends nothing"
     );
+    let (code, _, err) = stevedore(
+        dir.path(),
+        &[
+            "--dry-run",
+            "deploy",
+            "--environment",
+            "production",
+            "--at",
+            "25:00",
+        ],
+        &[("IMAGE_DIGEST", &format!("{REPO}@{NEW}"))],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("HH:MM"), "{err}");
 }
 
 #[test]
