@@ -361,8 +361,17 @@ async fn replace(
         )
         .await?;
     }
-    d.rename_container(&old_id, RenameContainerOptions { name: prev.clone() })
-        .await?;
+    if let Err(e) = d
+        .rename_container(&old_id, RenameContainerOptions { name: prev.clone() })
+        .await
+    {
+        if was_running {
+            let _ = d.start_container(&old_id, None).await;
+        }
+        anyhow::bail!(
+            "cannot set {name} aside as {prev}: {e} — left {name} as it was (restarted); remove any container named {prev} and deploy again"
+        );
+    }
     let started = start_new(d, &name, body, &extra_networks).await;
     let health = match &started {
         Ok(id) => wait_healthy(d, id, s.verify_timeout).await,
@@ -474,4 +483,84 @@ async fn rollback(d: &Docker, name: &str, prev: &str, start: bool) -> anyhow::Re
         d.start_container(name, None).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerConfig, HostConfig, NetworkSettings, RestartPolicy};
+
+    #[test]
+    fn recreate_keeps_own_settings_and_takes_the_new_images_defaults() {
+        let img = ImageConfig {
+            env: Some(vec!["PATH=/bin".into(), "APP_VERSION=v1".into()]),
+            cmd: Some(vec!["/bin/app".into()]),
+            labels: Some(HashMap::from([("app.version".into(), "v1".into())])),
+            ..Default::default()
+        };
+        let old = ContainerInspectResponse {
+            id: Some("0123456789abcdef".into()),
+            config: Some(ContainerConfig {
+                hostname: Some("0123456789ab".into()),
+                env: Some(vec![
+                    "PATH=/bin".into(),
+                    "APP_VERSION=v1".into(),
+                    "CLIENT=acme".into(),
+                ]),
+                cmd: Some(vec!["/bin/app".into()]),
+                labels: Some(HashMap::from([
+                    ("app.version".into(), "v1".into()),
+                    ("client".into(), "acme".into()),
+                ])),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                network_mode: Some("front".into()),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                binds: Some(vec!["/srv/acme:/data".into()]),
+                ..Default::default()
+            }),
+            network_settings: Some(NetworkSettings {
+                networks: Some(HashMap::from([
+                    (
+                        "front".to_string(),
+                        EndpointSettings {
+                            aliases: Some(vec!["web".into(), "0123456789ab".into()]),
+                            ip_address: Some("172.18.0.5".into()),
+                            ..Default::default()
+                        },
+                    ),
+                    ("back".to_string(), EndpointSettings::default()),
+                ])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let (body, extra) = recreate_body(&old, &img, "r/app@sha256:x");
+        assert_eq!(body.image.as_deref(), Some("r/app@sha256:x"));
+        assert_eq!(body.env, Some(vec!["CLIENT=acme".to_string()]));
+        assert_eq!(body.cmd, None, "the new image's command applies");
+        assert_eq!(
+            body.hostname, None,
+            "the generated hostname is not carried over"
+        );
+        let labels = body.labels.unwrap();
+        assert_eq!(labels.get("client").map(String::as_str), Some("acme"));
+        assert!(!labels.contains_key("app.version"));
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.binds, Some(vec!["/srv/acme:/data".to_string()]));
+        assert!(hc.restart_policy.is_some());
+        let eps = body.networking_config.unwrap().endpoints_config.unwrap();
+        let front = &eps["front"];
+        assert_eq!(front.aliases, Some(vec!["web".to_string()]));
+        assert_eq!(
+            front.ip_address, None,
+            "runtime addresses are not requested"
+        );
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].0, "back");
+    }
 }
