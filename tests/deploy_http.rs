@@ -603,3 +603,63 @@ health_contains = '"db":"ok"'
             .any(|(m, path)| m == "GET" && path == "/clients/acme/version")
     );
 }
+
+#[test]
+fn waits_for_the_deploy_window() {
+    let p = Provider::start();
+    let dir = project(&[("acme", "production")], &p.url());
+    let cfg = std::fs::read_to_string(dir.path().join("stevedore.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("stevedore.toml"),
+        cfg.replacen(
+            "[deploy]\n",
+            "[deploy]\nwindow = \"22:00-02:00\"\nutc_offset = \"+01:00\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    // 20:59:58 UTC is 21:59:58 at +01:00: two seconds before the window opens.
+    let start = std::time::Instant::now();
+    let (code, _, err) = deploy(
+        dir.path(),
+        &["--environment", "production"],
+        &[("STEVEDORE_NOW", "2026-03-01T20:59:58Z")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "waiting 2.0s for the deploy window 22:00-02:00 UTC+01:00 (until 2026-03-01 22:00)"
+        ),
+        "{err}"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(1900), "it waited");
+    assert_eq!(by_name(&report(dir.path()), "acme")["status"], "ok");
+    // Inside the window it goes at once; --at overrides the window (a dry run only says so).
+    let (code, _, err) = deploy(
+        dir.path(),
+        &["--environment", "production"],
+        &[("STEVEDORE_NOW", "2026-03-01T23:30:00Z")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("open now (00:30)"), "{err}");
+    let (code, _, err) = stevedore(
+        dir.path(),
+        &[
+            "--dry-run",
+            "deploy",
+            "--environment",
+            "production",
+            "--at",
+            "06:15",
+        ],
+        &[
+            ("IMAGE_DIGEST", &format!("{REPO}@{NEW}")),
+            ("STEVEDORE_NOW", "2026-03-01T23:30:00Z"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("would wait 5h45m for --at 06:15 UTC+01:00 (until 2026-03-02 06:15)"),
+        "{err}"
+    );
+}

@@ -173,7 +173,13 @@ fn resolve_version(app: &App) -> String {
 /// Waits for the deploy window or `--at` time, printing what it waits for (a dry run only prints).
 async fn wait_window(app: &App, args: &DeployArgs) {
     let cfg = &app.config.deploy;
-    let now = chrono::Utc::now().with_timezone(&cfg.utc_offset.0);
+    // STEVEDORE_NOW (RFC 3339) stands in for the clock, so a window can be tested end to end.
+    let utc_now = std::env::var("STEVEDORE_NOW")
+        .ok()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s.trim()).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now);
+    let now = utc_now.with_timezone(&cfg.utc_offset.0);
     let (wait, what) = match (args.at, cfg.window) {
         (Some(At(t)), _) => (
             window::until(now, t),
@@ -194,14 +200,14 @@ async fn wait_window(app: &App, args: &DeployArgs) {
     if app.dry_run {
         app.out.info(format!(
             "dry run: would wait {} for {what} (until {})",
-            crate::output::human_duration(wait),
+            window::human_wait(wait),
             until.format("%Y-%m-%d %H:%M")
         ));
         return;
     }
     app.out.info(format!(
         "waiting {} for {what} (until {}); cancel the job to stop",
-        crate::output::human_duration(wait),
+        window::human_wait(wait),
         until.format("%Y-%m-%d %H:%M")
     ));
     tokio::time::sleep(wait).await;

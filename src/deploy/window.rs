@@ -96,6 +96,16 @@ pub fn until(now: DateTime<FixedOffset>, at: NaiveTime) -> Duration {
     (target - now_naive).to_std().unwrap_or(Duration::ZERO)
 }
 
+/// A wait for people: `2.0s`, `4m05s`, `5h45m`.
+pub fn human_wait(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        crate::output::human_duration(d)
+    }
+}
+
 /// A time of day for `--at HH:MM`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct At(pub NaiveTime);
