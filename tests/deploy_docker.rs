@@ -45,7 +45,7 @@ fn build(tag: &str, version: &str, healthy: bool) {
     std::fs::write(
         dir.path().join("Dockerfile"),
         format!(
-            "FROM {}\nLABEL app.version={version}\nENV APP_VERSION={version}\n\
+            "FROM {}\nLABEL app.version={version}\nENV APP_VERSION={version}\nVOLUME /cache\n\
              HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD test -f /ok\n\
              CMD [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; {touch}while true; do sleep 1; done\"]\n",
             busybox_image()
@@ -192,6 +192,14 @@ fn replaces_containers_keeping_config_and_rolls_back_a_broken_image() {
     ]);
     wait_health(&a, "healthy");
     wait_health(&b, "healthy");
+    // Data in the image's anonymous volume must survive the replacement (and the volumes are ours to remove).
+    for c in [&a, &b] {
+        cleanup.volumes.push(inspect(
+            c,
+            "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}",
+        ));
+    }
+    docker(&["exec", &a, "sh", "-c", "echo kept > /cache/f"]);
     let port_a = inspect(&a, "{{json .HostConfig.PortBindings}}");
 
     let dir = tempfile::tempdir().unwrap();
@@ -248,6 +256,11 @@ fn replaces_containers_keeping_config_and_rolls_back_a_broken_image() {
         );
     }
     assert!(inspect(&a, "{{json .Config.Env}}").contains("FEATURE_X=on"));
+    assert_eq!(
+        docker(&["exec", &a, "cat", "/cache/f"]),
+        "kept",
+        "anonymous volume kept"
+    );
     assert_eq!(
         inspect(&a, "{{.HostConfig.RestartPolicy.Name}}"),
         "unless-stopped"

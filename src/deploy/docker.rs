@@ -105,7 +105,34 @@ pub fn recreate_body(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<HashMap<_, _>>()
     });
-    let host_config = old.host_config.clone().unwrap_or_default();
+    let mut host_config = old.host_config.clone().unwrap_or_default();
+    // Anonymous volumes (an image's VOLUME) hold data too: mount the same volumes in the new container.
+    let mut covered: Vec<String> = host_config
+        .binds
+        .iter()
+        .flatten()
+        .filter_map(|b| b.split(':').nth(1).map(str::to_string))
+        .collect();
+    covered.extend(
+        host_config
+            .mounts
+            .iter()
+            .flatten()
+            .filter_map(|m| m.target.clone()),
+    );
+    for m in old.mounts.iter().flatten() {
+        if let (Some("volume"), Some(name), Some(dest)) = (
+            m.typ.as_deref(),
+            m.name.as_deref(),
+            m.destination.as_deref(),
+        ) && !covered.iter().any(|c| c == dest)
+        {
+            host_config
+                .binds
+                .get_or_insert_with(Vec::new)
+                .push(format!("{name}:{dest}"));
+        }
+    }
     let mode = host_config.network_mode.clone().unwrap_or_default();
     let clean = |e: &EndpointSettings| EndpointSettings {
         aliases: e
@@ -523,6 +550,20 @@ mod tests {
                 binds: Some(vec!["/srv/acme:/data".into()]),
                 ..Default::default()
             }),
+            mounts: Some(vec![
+                bollard::models::MountPoint {
+                    typ: Some("bind".into()),
+                    source: Some("/srv/acme".into()),
+                    destination: Some("/data".into()),
+                    ..Default::default()
+                },
+                bollard::models::MountPoint {
+                    typ: Some("volume".into()),
+                    name: Some("f00dfeed".into()),
+                    destination: Some("/cache".into()),
+                    ..Default::default()
+                },
+            ]),
             network_settings: Some(NetworkSettings {
                 networks: Some(HashMap::from([
                     (
@@ -551,7 +592,14 @@ mod tests {
         assert_eq!(labels.get("client").map(String::as_str), Some("acme"));
         assert!(!labels.contains_key("app.version"));
         let hc = body.host_config.unwrap();
-        assert_eq!(hc.binds, Some(vec!["/srv/acme:/data".to_string()]));
+        assert_eq!(
+            hc.binds,
+            Some(vec![
+                "/srv/acme:/data".to_string(),
+                "f00dfeed:/cache".to_string()
+            ]),
+            "the anonymous volume is kept"
+        );
         assert!(hc.restart_policy.is_some());
         let eps = body.networking_config.unwrap().endpoints_config.unwrap();
         let front = &eps["front"];
