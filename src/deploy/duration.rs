@@ -1,0 +1,78 @@
+//! A duration written for people in `stevedore.toml` and on the command line: `500ms`, `5s`, `10m`, `1h`,
+//! or a combination such as `1m30s`. A bad value is a TOML error naming the key.
+
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A parsed duration (see the module doc for the syntax).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!(
+                "`{s}` is not a duration: write a number and a unit, e.g. 500ms, 5s, 10m, 1h or 1m30s"
+            )
+        };
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(bad());
+        }
+        let mut total = Duration::ZERO;
+        let mut rest = t;
+        while !rest.is_empty() {
+            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                return Err(bad());
+            }
+            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+            let unit = &rest[..unit_len];
+            rest = &rest[unit_len..];
+            total += match unit {
+                "ms" => Duration::from_millis(n),
+                "s" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n * 60),
+                "h" => Duration::from_secs(n * 3600),
+                _ => return Err(bad()),
+            };
+        }
+        Ok(Dur(total))
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::output::human_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!(
+            "500ms".parse::<Dur>().unwrap().0,
+            Duration::from_millis(500)
+        );
+        assert_eq!("10m".parse::<Dur>().unwrap().0, Duration::from_secs(600));
+        assert_eq!("1m30s".parse::<Dur>().unwrap().0, Duration::from_secs(90));
+        for bad in ["", "10", "5 minutes", "m", "-1s", "1.5s"] {
+            assert!(bad.parse::<Dur>().is_err(), "{bad}");
+        }
+    }
+}

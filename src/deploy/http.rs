@@ -1,0 +1,319 @@
+//! Provider `http`: a hosting provider's API (e.g. Medstack: basic auth with a token key and value, JSON).
+//! One deploy request per target, then a status request polled until it reports the new digest (or
+//! version) and healthy, up to the verify timeout.
+
+use super::Settings;
+use super::report::{TargetResult, TargetStatus};
+use super::target::{AuthKind, Expect, TargetConfig};
+use super::template::{self, Vars};
+use super::verify::{self, Observation};
+use crate::output::{Output, human_duration};
+use crate::redact::MASK;
+use std::time::{Duration, Instant};
+
+/// The credentials of one target, read from the environment (never from the file).
+#[derive(Clone, Debug, Default)]
+pub struct Creds {
+    basic: Option<(String, String)>,
+    bearer: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+/// Reads a target's credentials from the variables its configuration names; registers each for redaction.
+/// In a dry run a missing variable is tolerated (the request is only printed).
+pub fn creds(t: &TargetConfig, dry_run: bool) -> Result<Creds, String> {
+    let read = |name: &str| match t.read_env(name) {
+        Ok(v) => Ok(v),
+        Err(_) if dry_run => Ok(format!("<{name} not set>")),
+        Err(e) => Err(e),
+    };
+    let mut c = Creds::default();
+    match t.auth {
+        AuthKind::None => {}
+        AuthKind::Basic => {
+            let u = read(t.user_env.as_deref().unwrap_or_default())?;
+            let p = read(t.password_env.as_deref().unwrap_or_default())?;
+            c.basic = Some((u, p));
+        }
+        AuthKind::Bearer => c.bearer = Some(read(t.token_env.as_deref().unwrap_or_default())?),
+    }
+    for (h, var) in &t.secret_headers {
+        c.headers.push((h.clone(), read(var)?));
+    }
+    Ok(c)
+}
+
+/// The HTTP client for provider requests.
+pub fn client(request_timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(reqwest::Client::builder()
+        .connect_timeout(request_timeout)
+        .timeout(request_timeout)
+        .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+fn method(m: &str) -> reqwest::Method {
+    reqwest::Method::from_bytes(m.to_uppercase().as_bytes()).unwrap_or(reqwest::Method::GET)
+}
+
+fn request(
+    http: &reqwest::Client,
+    m: &str,
+    url: &str,
+    t: &TargetConfig,
+    vars: &Vars,
+    creds: Option<&Creds>,
+) -> reqwest::RequestBuilder {
+    let mut r = http.request(method(m), url);
+    for (k, v) in template::render_map(&t.headers, vars) {
+        r = r.header(k, v);
+    }
+    if let Some(c) = creds {
+        if let Some((u, p)) = &c.basic {
+            r = r.basic_auth(u, Some(p));
+        }
+        if let Some(tok) = &c.bearer {
+            r = r.bearer_auth(tok);
+        }
+        for (k, v) in &c.headers {
+            r = r.header(k, v);
+        }
+    }
+    r
+}
+
+/// What the deploy request carries, described for people (credentials masked).
+pub fn describe(t: &TargetConfig, vars: &Vars, expected: &str, s: &Settings) -> Vec<String> {
+    let url = template::render(t.url.as_deref().unwrap_or_default(), vars);
+    let mut headers: Vec<String> = template::render_map(&t.headers, vars)
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    match t.auth {
+        AuthKind::Basic => headers.push(format!("Authorization: Basic {MASK}")),
+        AuthKind::Bearer => headers.push(format!("Authorization: Bearer {MASK}")),
+        AuthKind::None => {}
+    }
+    for k in t.secret_headers.keys() {
+        headers.push(format!("{k}: {MASK}"));
+    }
+    let mut lines = vec![format!("{} {url}", t.method())];
+    for h in headers {
+        lines.push(format!("  {h}"));
+    }
+    if let Some(b) = &t.body {
+        lines.push(format!(
+            "  body: {}",
+            serde_json::to_string(&template::render_json(b, vars)).unwrap_or_default()
+        ));
+    }
+    let vurl = template::render(t.verify.url.as_deref().unwrap_or(&url), vars);
+    lines.push(format!(
+        "then {} {vurl} every {} for up to {} until it reports {expected} and healthy",
+        t.verify.method.to_uppercase(),
+        human_duration(interval(t, s)),
+        human_duration(s.verify_timeout),
+    ));
+    lines
+}
+
+fn interval(t: &TargetConfig, s: &Settings) -> Duration {
+    t.verify.interval.map(|d| d.0).unwrap_or(s.poll_interval)
+}
+
+/// The value the status must report for this target.
+pub fn expected(t: &TargetConfig, vars: &Vars) -> String {
+    match t.verify.expect {
+        Expect::Digest => vars.digest.clone(),
+        Expect::Version => vars.version.clone(),
+    }
+}
+
+fn excerpt(body: &str) -> String {
+    let b: String = body.trim().chars().take(200).collect();
+    if b.is_empty() {
+        "(empty body)".into()
+    } else {
+        b
+    }
+}
+
+/// Polls the status request once.
+async fn poll(
+    http: &reqwest::Client,
+    t: &TargetConfig,
+    vars: &Vars,
+    creds: &Creds,
+    expected: &str,
+) -> Result<Observation, reqwest::Error> {
+    let url = template::render(
+        t.verify
+            .url
+            .as_deref()
+            .or(t.url.as_deref())
+            .unwrap_or_default(),
+        vars,
+    );
+    let c = t.verify.auth.then_some(creds);
+    let resp = request(http, &t.verify.method, &url, t, vars, c)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    Ok(verify::observe(&t.verify, status, &body, expected))
+}
+
+/// Deploys one target and verifies it.
+pub async fn deploy(
+    http: &reqwest::Client,
+    t: &TargetConfig,
+    vars: &Vars,
+    creds: &Creds,
+    s: &Settings,
+    out: &Output,
+) -> TargetResult {
+    let expected = expected(t, vars);
+    let url = template::render(t.url.as_deref().unwrap_or_default(), vars);
+    let mut res = TargetResult::new(t, TargetStatus::Failed, &expected);
+    res.url = Some(url.clone());
+    // What it runs before: to tell "still the old one" (timeout) from "something else" (failed).
+    let before = poll(http, t, vars, creds, &expected)
+        .await
+        .ok()
+        .and_then(|o| o.observed);
+    let mut req = request(http, &t.method(), &url, t, vars, Some(creds));
+    if let Some(b) = &t.body {
+        req = req.json(&template::render_json(b, vars));
+    }
+    out.info(format!("{}: {} {url}", t.name, t.method()));
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => {
+            return res.err(
+                TargetStatus::Timeout,
+                format!(
+                    "{} {url}: no answer within {}: check the provider's status, or raise [deploy] request_timeout",
+                    t.method(),
+                    human_duration(s.request_timeout)
+                ),
+            );
+        }
+        Err(e) => {
+            let mut r = res.err(
+                TargetStatus::Failed,
+                format!(
+                    "{} {url}: {}: check the URL and that the provider is reachable from the runner",
+                    t.method(),
+                    error_chain(&e)
+                ),
+            );
+            r.unreachable = e.is_connect();
+            return r;
+        }
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        let hint = match status.as_u16() {
+            401 | 403 => {
+                ": check the credentials in the variables named by user_env/password_env/token_env"
+            }
+            404 => ": check the url template and the client's name",
+            _ => "",
+        };
+        return res.err(
+            TargetStatus::Failed,
+            format!(
+                "{} {url} answered {status}: {}{hint}",
+                t.method(),
+                excerpt(&body)
+            ),
+        );
+    }
+    // Verify.
+    let started = Instant::now();
+    let every = interval(t, s);
+    let mut last: Option<Observation> = None;
+    let mut last_err: Option<String> = None;
+    let mut polls = 0u32;
+    loop {
+        polls += 1;
+        match poll(http, t, vars, creds, &expected).await {
+            Ok(o) => {
+                let done = o.done();
+                if o.observed.is_some() || last.is_none() {
+                    res.observed = o.observed.clone();
+                }
+                out.detail(format!(
+                    "{}: status {} reports {} ({})",
+                    t.name,
+                    o.status,
+                    o.observed.as_deref().unwrap_or("nothing"),
+                    if o.healthy { "healthy" } else { "not healthy" }
+                ));
+                last = Some(o);
+                if done {
+                    out.info(format!(
+                        "{}: runs {expected} and is healthy (after {polls} poll{})",
+                        t.name,
+                        if polls == 1 { "" } else { "s" }
+                    ));
+                    res.status = TargetStatus::Ok;
+                    return res;
+                }
+            }
+            Err(e) => last_err = Some(error_chain(&e)),
+        }
+        if started.elapsed() + every > s.verify_timeout {
+            break;
+        }
+        tokio::time::sleep(every).await;
+    }
+    let waited = human_duration(started.elapsed());
+    match last {
+        None => res.err(
+            TargetStatus::Timeout,
+            format!(
+                "no status answer within {waited} ({}): check the verify url",
+                last_err.unwrap_or_default()
+            ),
+        ),
+        Some(o) if o.matches => res.err(
+            TargetStatus::Failed,
+            format!(
+                "runs {expected} but is not healthy after {waited} (HTTP {})",
+                o.status
+            ),
+        ),
+        Some(o) => {
+            let obs = o.observed.clone().unwrap_or_else(|| "nothing".into());
+            if o.observed.is_some() && o.observed == before {
+                res.err(
+                    TargetStatus::Timeout,
+                    format!("still reports the previous {obs} after {waited}; expected {expected}: raise --verify-timeout or check the rollout at the provider"),
+                )
+            } else {
+                res.err(
+                    TargetStatus::Failed,
+                    format!("reports {obs}, expected {expected} (after {waited}): the provider rolled out another image — check the service"),
+                )
+            }
+        }
+    }
+}
+
+/// An error with its sources, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
