@@ -106,6 +106,8 @@ pub struct Settings {
     pub policy: Policy,
     /// The threshold.
     pub threshold: Threshold,
+    /// True when the threshold was given (flag, environment or file) rather than defaulted.
+    pub threshold_given: bool,
     /// Prune the build cache too.
     pub build_cache: bool,
     /// Build cache kept.
@@ -161,6 +163,7 @@ impl Settings {
                 .threshold
                 .or(cfg.threshold)
                 .unwrap_or(Threshold::DEFAULT),
+            threshold_given: args.threshold.or(cfg.threshold).is_some(),
             build_cache: args.build_cache || cfg.build_cache,
             build_cache_budget: args
                 .build_cache_budget
@@ -341,9 +344,34 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
     let (limit, fs) = match s.threshold {
         Threshold::Bytes(b) => (b, None),
         t @ Threshold::Percent(_) => {
-            let root = usage::data_root(&conn.raw).await?;
-            let size = usage::filesystem_size(&root)?;
-            (t.limit(size), Some((root, size)))
+            let measured = match usage::data_root(&conn.raw).await {
+                Ok(root) => usage::filesystem_size(&root).map(|size| (root, size)),
+                Err(e) => Err(e),
+            };
+            match measured {
+                Ok((root, size)) => (t.limit(size), Some((root, size))),
+                // `--all` needs no limit: it removes everything the policy allows.
+                Err(_) if s.policy.all => (0, None),
+                // The default share cannot be measured where only the socket is visible (a job
+                // container with the socket mounted): say so and leave the disk alone rather than fail
+                // the pipeline. A threshold the user asked for stays an error.
+                Err(e) if !s.threshold_given => {
+                    app.out.warn(format!(
+                        "{}; skipping the prune — set a byte threshold (--threshold 20GB or [prune] threshold) \
+                         to prune from here",
+                        crate::exit::render(&e).trim_start_matches("error: ")
+                    ));
+                    let outcome = StepOutcome::new(
+                        "prune",
+                        Status::Skipped,
+                        started.elapsed(),
+                        "skipped: Docker's data root is not visible here, so 80% of it cannot be measured",
+                    );
+                    let _ = summary::record(&app.ctx.project_dir, &outcome);
+                    return Ok(outcome);
+                }
+                Err(e) => return Err(e),
+            }
         }
     };
     let record_path = record::default_path();
@@ -763,6 +791,10 @@ mod tests {
             vec![("stevedore.keep".to_string(), "true".to_string())]
         );
         assert_eq!(s.threshold, Threshold::Percent(80.0));
+        assert!(
+            !s.threshold_given,
+            "the default threshold may be skipped when unmeasurable"
+        );
         assert!(!s.policy.all && !s.build_cache && s.policy.scope.is_none());
         assert!(s.policy.keep.is_empty());
     }
@@ -777,6 +809,7 @@ mod tests {
         assert_eq!(s.policy.min_age_secs, 7200);
         assert_eq!(s.policy.keep_recent, 5);
         assert_eq!(s.threshold, Threshold::Bytes(20_000_000_000));
+        assert!(s.threshold_given);
         assert_eq!(s.policy.scope, Some(("team".into(), "a".into())));
         let args = PruneArgs {
             keep_recent: Some(1),
