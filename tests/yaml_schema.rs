@@ -315,3 +315,31 @@ fn the_schema_check_rejects_what_gitlab_rejects() {
     let good = json!({ "job": { "script": ["true"], "artifacts": { "paths": ["x"] } } });
     assert!(v.iter_errors(&good).next().is_none());
 }
+
+#[test]
+fn the_readme_pipeline_examples_are_valid() {
+    let v = validator();
+    let readme = std::fs::read_to_string(manifest().join("README.md")).unwrap();
+    let mut blocks = 0;
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```yaml\n") {
+        let body = &rest[start + 8..];
+        let end = body
+            .find("```")
+            .expect("an unclosed ```yaml block in README.md");
+        for (i, y) in YamlOwned::load_from_str(&body[..end])
+            .unwrap_or_else(|e| panic!("README.md yaml block {blocks}: {e}"))
+            .iter()
+            .enumerate()
+        {
+            assert_valid(
+                &v,
+                &format!("README.md yaml block {blocks}.{i}"),
+                &to_json(y),
+            );
+        }
+        blocks += 1;
+        rest = &body[end + 3..];
+    }
+    assert!(blocks >= 1, "README.md shows no pipeline example");
+}

@@ -291,3 +291,66 @@ impl StepRunner for Real<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(registry: bool, tag: Option<&str>) -> Facts {
+        Facts {
+            registry_image: registry.then(|| "registry.example.com/acme/app".to_string()),
+            route: Route::of(tag),
+            protected: false,
+            zulip: None,
+        }
+    }
+
+    #[test]
+    fn build_pushes_only_to_a_configured_registry_and_hands_on_its_dotenv() {
+        let w = Path::new("/w");
+        let local = flags_for(Step::Build, &facts(false, None), w, "success");
+        assert_eq!(local, [Flag::value("dotenv", "/w/build.env")]);
+        let ci = flags_for(Step::Build, &facts(true, None), w, "success");
+        assert_eq!(
+            ci,
+            [Flag::switch("push"), Flag::value("dotenv", "/w/build.env")]
+        );
+        assert_eq!(
+            flags_for(Step::Release, &facts(true, Some("v1.0.0")), w, "success"),
+            [Flag::value("dotenv", "/w/release.env")]
+        );
+    }
+
+    #[test]
+    fn notify_is_told_how_the_run_went() {
+        let w = Path::new("/w");
+        assert_eq!(
+            flags_for(Step::Notify, &facts(false, None), w, "failed"),
+            [Flag::value("status", "failed")]
+        );
+        for s in [Step::Scan, Step::Prune, Step::Deploy] {
+            assert!(flags_for(s, &facts(true, Some("v1.0.0")), w, "success").is_empty());
+        }
+    }
+
+    #[test]
+    fn run_args_parse_step_lists() {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["stevedore", "run", "--only", "notify,scan"]).unwrap();
+        let crate::cli::Command::Run(a) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(a.only, [Step::Notify, Step::Scan]);
+        let e = crate::cli::Cli::try_parse_from([
+            "stevedore",
+            "run",
+            "--only",
+            "scan",
+            "--until",
+            "build",
+        ])
+        .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}
