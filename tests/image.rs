@@ -31,6 +31,7 @@ fn the_final_stage_runs_the_static_binary_and_stays_small() {
     );
     assert!(stdout.contains("scan in the image exited 0"), "{stdout}");
     assert!(stdout.contains("ci target: stevedore "), "{stdout}");
+    assert!(stdout.contains("names resolve in the image"), "{stdout}");
     let size: u64 = stdout
         .lines()
         .find_map(|l| l.strip_prefix("image size: "))

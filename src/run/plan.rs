@@ -72,13 +72,27 @@ pub async fn probe_daemon(timeout: Duration) -> Daemon {
         Ok(Ok(version)) => Daemon::Answers { host, version },
         Ok(Err(e)) => Daemon::Silent {
             host,
-            why: e.to_string(),
+            why: error_chain(&e),
         },
         Err(_) => Daemon::Silent {
             host,
             why: format!("no answer within {}s", timeout.as_secs()),
         },
     }
+}
+
+/// An error and its causes on one line: "client error (Connect): tcp connect error: Connection refused".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = c.source();
+    }
+    parts.join(": ")
 }
 
 /// What decides the run, read from the CI context and the environment.
