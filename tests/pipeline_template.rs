@@ -47,6 +47,10 @@ fn the_template_takes_each_tag_down_its_path() {
             "{path}'s jobs were not checked:\n{stdout}"
         );
     }
+    assert!(
+        stdout.contains("test-template: ok   own pipeline, protected v1.0.0: jobs:"),
+        "our own pipeline was not checked:\n{stdout}"
+    );
     assert!(!stdout.contains("test-template: FAIL"), "{stdout}");
     // Once the steps take the template's flags, every pipeline must really run.
     let built = Command::new(common::stevedore_bin())
@@ -64,5 +68,6 @@ fn the_template_takes_each_tag_down_its_path() {
             "{stdout}"
         );
         assert!(stdout.contains("unprotected: outcomes:"), "{stdout}");
+        assert!(stdout.contains("leak: outcomes:"), "{stdout}");
     }
 }
