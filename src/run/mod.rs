@@ -119,6 +119,7 @@ fn facts(app: &App) -> Facts {
         zulip: ["ZULIP_SITE", "ZULIP_CONFIG"]
             .into_iter()
             .find(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty())),
+        ci: app.ctx.ci,
     }
 }
 
@@ -126,6 +127,9 @@ fn facts(app: &App) -> Facts {
 fn work_dir() -> PathBuf {
     std::env::temp_dir().join(format!("stevedore-run-{}", std::process::id()))
 }
+
+/// The secret-detection report scan writes in CI, as the template's `secret-scan` job does.
+pub const GITLAB_REPORT: &str = "gl-secret-detection-report.json";
 
 /// The flags `run` gives a step — the same the template's job gives it.
 pub fn flags_for(step: Step, facts: &Facts, work: &Path, notify_status: &str) -> Vec<Flag> {
@@ -146,7 +150,16 @@ pub fn flags_for(step: Step, facts: &Facts, work: &Path, notify_status: &str) ->
             work.join("release.env").display().to_string(),
         )],
         Step::Notify => vec![Flag::value("status", notify_status)],
-        Step::Scan | Step::Prune | Step::Deploy => Vec::new(),
+        Step::Scan if facts.ci => vec![
+            Flag::value("report-format", "gitlab"),
+            Flag::value("report-path", GITLAB_REPORT),
+        ],
+        Step::Deploy => match &facts.route {
+            Route::Staging(_) => vec![Flag::value("environment", "staging")],
+            Route::Production(_) => vec![Flag::value("environment", "production")],
+            Route::NoTag | Route::NotARelease(_) => Vec::new(),
+        },
+        Step::Scan | Step::Prune => Vec::new(),
     }
 }
 
@@ -302,6 +315,7 @@ mod tests {
             route: Route::of(tag),
             protected: false,
             zulip: None,
+            ci: false,
         }
     }
 
@@ -328,9 +342,37 @@ mod tests {
             flags_for(Step::Notify, &facts(false, None), w, "failed"),
             [Flag::value("status", "failed")]
         );
-        for s in [Step::Scan, Step::Prune, Step::Deploy] {
+        for s in [Step::Scan, Step::Prune] {
             assert!(flags_for(s, &facts(true, Some("v1.0.0")), w, "success").is_empty());
         }
+    }
+
+    #[test]
+    fn deploy_and_scan_get_what_the_template_gives_them() {
+        let w = Path::new("/w");
+        assert_eq!(
+            flags_for(
+                Step::Deploy,
+                &facts(true, Some("v1.0.0-rc.1")),
+                w,
+                "success"
+            ),
+            [Flag::value("environment", "staging")]
+        );
+        assert_eq!(
+            flags_for(Step::Deploy, &facts(true, Some("v1.0.0")), w, "success"),
+            [Flag::value("environment", "production")]
+        );
+        assert!(flags_for(Step::Deploy, &facts(true, None), w, "success").is_empty());
+        let mut ci = facts(true, None);
+        ci.ci = true;
+        assert_eq!(
+            flags_for(Step::Scan, &ci, w, "success"),
+            [
+                Flag::value("report-format", "gitlab"),
+                Flag::value("report-path", GITLAB_REPORT)
+            ]
+        );
     }
 
     #[test]

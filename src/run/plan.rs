@@ -106,6 +106,8 @@ pub struct Facts {
     pub protected: bool,
     /// The environment variable that configures Zulip, when one is set.
     pub zulip: Option<&'static str>,
+    /// True in a CI job (scan then writes GitLab's secret-detection report, as the template's job does).
+    pub ci: bool,
 }
 
 /// One line of the plan.
@@ -193,6 +195,7 @@ mod tests {
             route: Route::of(tag),
             protected,
             zulip: None,
+            ci: false,
         }
     }
 
