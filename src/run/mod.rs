@@ -22,15 +22,14 @@ use std::time::{Duration, Instant};
 pub use steps::{Route, Step};
 
 /// Command-line arguments of `stevedore run`.
+///
+/// The steps run in the order scan, prune, build, release, deploy, notify. A failed step stops the run;
+/// notify still runs and reports which step failed. Release and deploy run on semantic-version tags only
+/// (vX.Y.Z-beta.N / -rc.N: staging; vX.Y.Z: production, from a protected tag).
 #[derive(Clone, Debug, Default, clap::Args)]
-#[command(
-    after_help = "Steps, in order: scan, prune, build, release, deploy, notify.\n\
-A failed step stops the run; notify still runs and reports which step failed.\n\
-Release and deploy run on semantic-version tags only (vX.Y.Z-beta.N / -rc.N: staging; vX.Y.Z: production)."
-)]
 pub struct RunArgs {
-    /// Start at this step. The outcomes of earlier steps already in stevedore-summary.json are kept
-    /// (resume after fixing a failure).
+    /// Start at this step (order: scan, prune, build, release, deploy, notify). The outcomes of earlier
+    /// steps already in stevedore-summary.json are kept (resume after fixing a failure).
     #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
     pub from: Option<Step>,
     /// Stop after this step.

@@ -11,15 +11,15 @@ use std::sync::OnceLock;
 pub enum Step {
     /// Find leaked credentials (the template's `secret-scan` job).
     Scan,
-    /// Free the runner's disk before the build (the template's `image` job, first command).
+    /// Free the runner's disk before the build (the template's `build-image` job, first command).
     Prune,
-    /// Build the image, and push it when a registry is configured (the `image` job).
+    /// Build the image, and push it when a registry is configured (the `build-image` job).
     Build,
     /// Decide staging or production from the tag, refuse what policy forbids (the `deploy-*` jobs).
     Release,
     /// Deploy the digest to every target of the release's environment (the `deploy-*` jobs).
     Deploy,
-    /// Report the outcome (the `notify` job; it always runs).
+    /// Report the outcome (every job's `after_script` in the template); it runs even after a failure.
     Notify,
 }
 
