@@ -1,0 +1,171 @@
+//! `stevedore run` from the command line: step names validated (exit 2 listing them), the dry run's plan
+//! without Docker, and a real run recording every step's outcome for notify.
+
+mod common;
+
+use std::path::Path;
+
+fn checkout() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(dir.path().join("main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY main.rs /main.rs\n",
+    )
+    .unwrap();
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=dev@example.com",
+        "-c",
+        "user.name=dev",
+        "commit",
+        "-qm",
+        "init",
+    ]);
+    dir
+}
+
+const NAMES: &str = "scan, prune, build, release, deploy, notify";
+
+#[test]
+fn a_bad_step_name_is_a_usage_error_listing_the_steps() {
+    let dir = checkout();
+    for flag in ["--from", "--until", "--only"] {
+        let (code, _, err) = common::stevedore(dir.path(), &["run", flag, "push"], &[]);
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(err.contains("invalid value 'push'"), "{err}");
+        assert!(err.contains(NAMES), "{flag} does not list the steps: {err}");
+    }
+}
+
+#[test]
+fn from_after_until_and_only_with_from_are_usage_errors() {
+    let dir = checkout();
+    let (code, _, err) = common::stevedore(
+        dir.path(),
+        &["run", "--from", "deploy", "--until", "build"],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--from deploy comes after --until build"),
+        "{err}"
+    );
+    assert!(err.contains(NAMES), "{err}");
+    let (code, _, err) = common::stevedore(
+        dir.path(),
+        &["run", "--only", "scan", "--from", "scan"],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(!summary_exists(dir.path()));
+}
+
+fn summary_exists(dir: &Path) -> bool {
+    dir.join("stevedore-summary.json").exists()
+}
+
+#[test]
+fn the_dry_run_plans_every_step_without_docker() {
+    let dir = checkout();
+    let (code, out, err) = common::stevedore(
+        dir.path(),
+        &["run", "--dry-run"],
+        &[("DOCKER_HOST", "unix:///nonexistent/stevedore-test.sock")],
+    );
+    let all = format!("{out}{err}");
+    assert_eq!(code, 0, "{all}");
+    for step in [
+        "stevedore scan",
+        "stevedore prune",
+        "stevedore build",
+        "stevedore release",
+        "stevedore deploy",
+        "stevedore notify",
+    ] {
+        assert!(all.contains(step), "the plan lacks {step}: {all}");
+    }
+    assert!(
+        all.contains(
+            "needs a Docker daemon, and none answers at unix:///nonexistent/stevedore-test.sock"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("no push"), "{all}");
+    assert!(all.contains("no tag: release and deploy run on semantic-version tags only"));
+    assert!(all.contains("4 steps would run, 2 skipped"), "{all}");
+    assert!(!summary_exists(dir.path()), "a dry run wrote the summary");
+}
+
+#[test]
+fn the_dry_run_follows_the_ci_context() {
+    let dir = checkout();
+    let (code, out, err) = common::stevedore(
+        dir.path(),
+        &["run", "--dry-run", "--from", "build"],
+        &[
+            ("CI", "true"),
+            ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
+            ("CI_COMMIT_TAG", "v1.2.3"),
+            ("CI_COMMIT_REF_PROTECTED", "false"),
+            ("CI_REGISTRY", "registry.example.com"),
+            ("CI_REGISTRY_IMAGE", "registry.example.com/acme/app"),
+        ],
+    );
+    let all = format!("{out}{err}");
+    assert_eq!(code, 0, "{all}");
+    assert!(
+        all.contains("pushes to registry.example.com/acme/app"),
+        "{all}"
+    );
+    assert!(all.contains("release refuses production (exit 3)"), "{all}");
+    assert!(
+        !all.contains("stevedore scan "),
+        "--from build planned scan: {all}"
+    );
+}
+
+#[test]
+fn a_real_run_records_each_step_and_ends_with_the_table() {
+    let dir = checkout();
+    // Scan, release, deploy and notify touch no Docker state: safe on a shared daemon.
+    let (code, out, err) = common::stevedore(
+        dir.path(),
+        &["run", "--only", "scan,release,deploy,notify"],
+        &[],
+    );
+    let all = format!("{out}{err}");
+    assert_eq!(code, 0, "{all}");
+    for section in ["==> stevedore run: scan", "==> stevedore run: notify"] {
+        assert!(all.contains(section), "{all}");
+    }
+    assert!(all.contains("step     status"), "no summary table: {all}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stevedore-summary.json")).unwrap())
+            .unwrap();
+    let steps: Vec<&str> = summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["scan", "release", "deploy", "notify"]);
+    let deploy = &summary["steps"][2];
+    assert_eq!(deploy["status"], "skipped");
+    assert_eq!(
+        deploy["headline"],
+        "no tag: release and deploy run on semantic-version tags only"
+    );
+}
