@@ -140,8 +140,9 @@ pub async fn connect_to(target: &Target, timeout: Duration) -> anyhow::Result<Do
             return Err(coded(
                 ExitCode::Outside,
                 format!(
-                    "cannot reach the Docker daemon at {}: {e} — {fix}",
-                    target.describe()
+                    "cannot reach the Docker daemon at {}: {} — {fix}",
+                    target.describe(),
+                    e.to_string().trim()
                 ),
             ));
         }
