@@ -469,3 +469,38 @@ fn bad_dockerignore_and_missing_dockerfile_are_usage_errors() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Dockerfile"), "{err}");
 }
+
+#[test]
+fn low_disk_runs_the_prune_policy_first_and_says_so() {
+    require_docker();
+    let d = context(&[
+        ("Dockerfile", "FROM scratch\nLABEL x=y\n"),
+        ("stevedore.toml", "[build]\nmin_free = \"100%\"\n"),
+    ]);
+    let r = repo("guard");
+    let _cleanup = Images(vec![format!("{r}:g")]);
+    let (code, _out, err) = stevedore(d.path(), &["build", "--image", &r, "--tag", "g", "."], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("running the prune policy first"), "{err}");
+    let ok = context(&[
+        ("Dockerfile", "FROM scratch\nLABEL x=y\n"),
+        ("stevedore.toml", "[build]\nmin_free = \"0%\"\n"),
+    ]);
+    let (code, _out, err) = stevedore(ok.path(), &["build", "--image", &r, "--tag", "g", "."], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("prune"), "{err}");
+}
+
+#[test]
+fn a_bad_config_value_names_the_key() {
+    let d = context(&[
+        ("Dockerfile", "FROM scratch\n"),
+        ("stevedore.toml", "[build]\nmin_free = \"lots\"\n"),
+    ]);
+    let (code, _out, err) = stevedore(d.path(), &["build", "."], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("stevedore.toml:2") && err.contains("min_free"),
+        "{err}"
+    );
+}

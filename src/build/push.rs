@@ -79,6 +79,35 @@ async fn push_once(
     digest.ok_or_else(|| format!("the daemon reported no digest for {repo}:{tag}"))
 }
 
+/// The registry's digest for `path:tag`, retrying transient failures with backoff (an authentication
+/// failure is final).
+async fn manifest_with_retry(
+    app: &App,
+    registry: &Registry,
+    path: &str,
+    tag: &str,
+) -> anyhow::Result<String> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match registry.manifest_digest(path, tag).await {
+            Ok(d) => return Ok(d),
+            Err(e)
+                if attempt < ATTEMPTS && !crate::exit::render(&e).contains("authentication to") =>
+            {
+                let wait = Duration::from_secs(2u64.pow(attempt));
+                app.out.warn(format!(
+                    "reading the manifest of {path}:{tag} failed ({}); retrying in {}s",
+                    crate::exit::render(&e).trim_start_matches("error: "),
+                    wait.as_secs()
+                ));
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Where a push goes: the registry, its host, the repository's path in it, and the credentials.
 pub struct Destination<'a> {
     /// The registry's API client.
@@ -135,7 +164,7 @@ pub async fn push_all(
                 }
             }
         };
-        let served = registry.manifest_digest(path, tag).await?;
+        let served = manifest_with_retry(app, registry, path, tag).await?;
         if served != pushed {
             return Err(coded(
                 ExitCode::Outside,
