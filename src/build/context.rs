@@ -32,6 +32,8 @@ pub struct Stats {
     pub ignored: AtomicU64,
     /// The first error, naming the file, when the walk failed.
     pub error: Mutex<Option<String>>,
+    /// Set when the daemon stopped reading (it answered early, e.g. a Dockerfile error): not a walk error.
+    pub receiver_gone: std::sync::atomic::AtomicBool,
 }
 
 impl Stats {
@@ -102,6 +104,9 @@ pub fn stream(
             stats: st.clone(),
         };
         if let Err(e) = write_tar(&root, &matcher, writer, &st) {
+            if st.receiver_gone.load(Ordering::Relaxed) {
+                return;
+            }
             let msg = e.to_string();
             if let Ok(mut slot) = st.error.lock()
                 && slot.is_none()
