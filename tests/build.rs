@@ -158,6 +158,11 @@ Dockerfile
             &[],
         );
         assert_eq!(code, 0, "{builder}: {err}");
+        assert_eq!(
+            err.contains("BuildKit does not re-apply .dockerignore"),
+            builder == "buildkit",
+            "{err}"
+        );
         let image = format!("{r}:{builder}");
         let mut expected = expected.clone();
         if builder == "buildkit" {

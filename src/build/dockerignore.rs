@@ -235,6 +235,7 @@ fn compile(pattern: &str) -> Result<Kind, String> {
 #[derive(Clone, Debug, Default)]
 pub struct Matcher {
     patterns: Vec<Pattern>,
+    forced: Vec<String>,
 }
 
 impl Matcher {
@@ -246,7 +247,10 @@ impl Matcher {
                 out.push(p);
             }
         }
-        Ok(Matcher { patterns: out })
+        Ok(Matcher {
+            patterns: out,
+            forced: Vec::new(),
+        })
     }
 
     /// The matcher for a context: its `.dockerignore` text plus exceptions keeping `dockerfile` (the
@@ -254,13 +258,21 @@ impl Matcher {
     pub fn for_context(text: &str, dockerfile: &str) -> Result<Matcher, PatternError> {
         let mut patterns = read_patterns(text);
         let mut m = Matcher::new(&patterns)?;
+        let mut forced = Vec::new();
         for keep in [".dockerignore", dockerfile] {
             if m.excludes(keep) {
                 patterns.push(format!("!{keep}"));
                 m = Matcher::new(&patterns)?;
+                forced.push(keep.to_string());
             }
         }
+        m.forced = forced;
         Ok(m)
+    }
+
+    /// The files `.dockerignore` excludes but that are sent anyway (the Dockerfile, `.dockerignore`).
+    pub fn forced(&self) -> &[String] {
+        &self.forced
     }
 
     /// The patterns, in order.
@@ -432,6 +444,13 @@ mod tests {
         assert!(!x.excludes("Dockerfile"));
         assert!(!x.excludes(".dockerignore"));
         assert!(x.excludes("src"));
+        assert_eq!(x.forced(), [".dockerignore", "Dockerfile"]);
+        assert!(
+            Matcher::for_context("src\n", "Dockerfile")
+                .unwrap()
+                .forced()
+                .is_empty()
+        );
         let y = Matcher::for_context("docker\n", "docker/app.Dockerfile").unwrap();
         assert!(!y.excludes("docker/app.Dockerfile"));
         assert!(y.excludes("docker/other"));

@@ -282,6 +282,12 @@ async fn run_inner(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Res
     disk_guard(app, &docker).await?;
 
     let buildkit = use_buildkit(app, &docker, plan.builder).await;
+    if buildkit && !plan.matcher.forced().is_empty() {
+        app.out.warn(format!(
+            ".dockerignore lists {}, which must still be sent; BuildKit does not re-apply .dockerignore to a sent context, so a `COPY .` will include them — use --builder classic to leave them out as `docker build` does",
+            plan.matcher.forced().join(" and ")
+        ));
+    }
     let cache_from = cache_refs(&docker, &plan).await;
     app.out.info(format!(
         "builder: {}{}",
