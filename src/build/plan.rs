@@ -321,6 +321,26 @@ mod tests {
     }
 
     #[test]
+    fn dockerfile_must_be_inside_the_context() {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = d.path().join("ctx");
+        std::fs::create_dir_all(ctx.join("docker")).unwrap();
+        std::fs::write(d.path().join("Dockerfile.outside"), "FROM scratch\n").unwrap();
+        std::fs::write(ctx.join("docker/app.Dockerfile"), "FROM scratch\n").unwrap();
+        let ctx = ctx.canonicalize().unwrap();
+        assert_eq!(
+            dockerfile_in(&ctx, "docker/app.Dockerfile").unwrap(),
+            "docker/app.Dockerfile"
+        );
+        let outside = d.path().join("Dockerfile.outside");
+        let e = dockerfile_in(&ctx, outside.to_str().unwrap()).unwrap_err();
+        assert!(crate::exit::render(&e).contains("outside the context"));
+        assert_eq!(crate::exit::code_of(&e), ExitCode::Usage);
+        let e = dockerfile_in(&ctx, "missing.Dockerfile").unwrap_err();
+        assert!(crate::exit::render(&e).contains("not found"));
+    }
+
+    #[test]
     fn default_cache_is_the_moving_tags() {
         let t: Vec<String> = ["1.4.2", "1.4", "1", "latest"].map(String::from).to_vec();
         assert_eq!(default_cache_refs("r/app", &t), ["r/app:latest"]);
