@@ -26,8 +26,7 @@ pub fn is_auth_error(msg: &str) -> bool {
         "authentication required",
         "no basic auth credentials",
         "denied",
-        "401",
-        "403",
+        "forbidden",
     ]
     .iter()
     .any(|k| m.contains(k))
@@ -205,6 +204,8 @@ mod tests {
         assert_eq!(digest_in_status("Pushed"), None);
         assert!(is_auth_error("unauthorized: authentication required"));
         assert!(is_auth_error("no basic auth credentials"));
+        assert!(is_auth_error("unknown: HTTP Basic: Access denied"));
         assert!(!is_auth_error("connection refused"));
+        assert!(!is_auth_error("blob upload unknown: sha256:4031a"));
     }
 }
