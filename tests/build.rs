@@ -123,8 +123,9 @@ Dockerfile
     let r = repo("ignore");
     let _cleanup = Images(vec![format!("{r}:classic"), format!("{r}:buildkit")]);
     // The Dockerfile and .dockerignore are listed too: they are still sent (the build could not run
-    // otherwise). The classic builder's COPY honours .dockerignore, as with `docker build`; BuildKit
-    // reading a tar context does not, so with it they reach the image (a documented difference).
+    // otherwise). The classic builder's daemon drops them again when .dockerignore lists them, as with
+    // `docker build`; BuildKit reading a tar context does not, so with it they reach the image (a
+    // documented difference, warned about).
     let expected: BTreeSet<String> = [
         "/ctx/app.txt",
         "/ctx/keep.log",
@@ -507,5 +508,45 @@ fn a_bad_config_value_names_the_key() {
     assert!(
         err.contains("stevedore.toml:2") && err.contains("min_free"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_dockerfile_in_an_ignored_directory_is_still_sent() {
+    require_docker();
+    let dockerfile = format!("{}COPY . /ctx/\n", from_busybox());
+    let d = context(&[
+        ("docker/app.Dockerfile", &dockerfile),
+        ("docker/other.txt", "ignored with its directory"),
+        (".dockerignore", "docker\n"),
+        ("app.txt", "app"),
+    ]);
+    let r = repo("subdir");
+    let _cleanup = Images(vec![format!("{r}:s")]);
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--image",
+            &r,
+            "--tag",
+            "s",
+            "--builder",
+            "classic",
+            "-f",
+            "docker/app.Dockerfile",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    // The Dockerfile was sent (the build ran) and then dropped by the daemon because .dockerignore
+    // lists it, as with `docker build`; the rest of docker/ was never sent.
+    assert_eq!(
+        run_in(
+            &format!("{r}:s"),
+            "ls -A /ctx | tr '\\n' ' '; echo; ls -A /ctx/docker | wc -l"
+        ),
+        ".dockerignore app.txt docker \n0"
     );
 }
