@@ -16,6 +16,7 @@ pub use score::{Score, score_cases};
 use super::rule::{Allowlist, Finding, RegexTarget, Rule};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{CaptureLocations, Regex, RegexSet};
+use std::sync::OnceLock;
 
 /// How a built-in rule is treated beyond what its [`Rule`] fields say.
 #[derive(Clone, Copy, Debug)]
@@ -163,11 +164,10 @@ impl CompiledAllow {
 
 struct Compiled {
     rule: Rule,
-    re: Option<Regex>,
+    re: Option<LazyRegex>,
     path: Option<Regex>,
     allow: Vec<CompiledAllow>,
     meta: Option<Meta>,
-    name_group: Option<usize>,
     /// Lines of context around a keyword hit (custom rules get a default).
     before: usize,
     after: usize,
@@ -203,13 +203,25 @@ impl Detector {
         for rule in rules {
             let idx = compiled.len() as u32;
             let meta = super::rules::builtin_meta(&rule);
+            // Built-in regexes (tested to compile) are compiled on first use, so a small scan pays
+            // only for the rules whose keywords it meets; others are compiled now to report errors.
             let re = match &rule.regex {
-                Some(src) => Some(Regex::new(src).map_err(|e| {
-                    anyhow::anyhow!(
-                        "rule {}: regex does not compile: {e} — fix the rule's regex",
-                        rule.id
-                    )
-                })?),
+                Some(src) => {
+                    let lazy = LazyRegex {
+                        src: src.clone(),
+                        cell: OnceLock::new(),
+                    };
+                    if meta.is_none() {
+                        let compiled = Regex::new(src).map_err(|e| {
+                            anyhow::anyhow!(
+                                "rule {}: regex does not compile: {e} — fix the rule's regex",
+                                rule.id
+                            )
+                        })?;
+                        let _ = lazy.cell.set(LazyRegex::with_name_group(compiled));
+                    }
+                    Some(lazy)
+                }
                 None => None,
             };
             let path = match &rule.path {
@@ -232,9 +244,6 @@ impl Detector {
                 .iter()
                 .map(|a| CompiledAllow::new(a, &format!("rule {}", rule.id)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let name_group = re
-                .as_ref()
-                .and_then(|r| r.capture_names().position(|n| n == Some("name")));
             let (before, after) = match meta {
                 Some(m) => (m.before as usize, m.after as usize),
                 None => (1, 1),
@@ -268,18 +277,36 @@ impl Detector {
                 path,
                 allow,
                 meta,
-                name_group,
                 before,
                 after,
             });
         }
+        // Leftmost-longest matching reports one keyword per position; a hit on a keyword triggers
+        // the rules of every keyword it contains (`_authtoken` also triggers `token` and `auth`).
+        let by_keyword: Vec<Vec<u32>> = keywords
+            .iter()
+            .map(|k| {
+                let mut rules: Vec<u32> = Vec::new();
+                for (j, other) in keywords.iter().enumerate() {
+                    if k.contains(other.as_str()) {
+                        for &r in &by_keyword[j] {
+                            if !rules.contains(&r) {
+                                rules.push(r);
+                            }
+                        }
+                    }
+                }
+                rules.sort_unstable();
+                rules
+            })
+            .collect();
         let ac = if keywords.is_empty() {
             None
         } else {
             Some(
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
+                    .match_kind(MatchKind::LeftmostLongest)
                     .kind(Some(AhoCorasickKind::DFA))
                     .build(&keywords)
                     .map_err(|e| anyhow::anyhow!("cannot build the keyword automaton: {e}"))?,
@@ -320,12 +347,23 @@ impl Detector {
             return Vec::new();
         }
         // Per-rule state for this scan: how far windows reached, whether the path filter passed.
+        // Allocated on the first keyword hit: most files have none.
         let n = self.rules.len();
-        let mut scanned_until = vec![0usize; n];
-        let mut emitted_until = vec![0usize; n];
-        let mut path_ok: Vec<u8> = vec![2; n]; // 2 = unknown, 0 = no, 1 = yes
+        let mut scanned_until: Vec<usize> = Vec::new();
+        let mut emitted_until: Vec<usize> = Vec::new();
+        let mut path_ok: Vec<u8> = Vec::new(); // 2 = unknown, 0 = no, 1 = yes
         let mut locs: Vec<Option<CaptureLocations>> = Vec::new();
-        locs.resize_with(n, || None);
+        let init = |su: &mut Vec<usize>,
+                    eu: &mut Vec<usize>,
+                    po: &mut Vec<u8>,
+                    l: &mut Vec<Option<CaptureLocations>>| {
+            if su.is_empty() {
+                su.resize(n, 0);
+                eu.resize(n, 0);
+                po.resize(n, 2);
+                l.resize_with(n, || None);
+            }
+        };
 
         for &ri in &self.path_only {
             let c = &self.rules[ri as usize];
@@ -345,7 +383,13 @@ impl Detector {
         }
 
         if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(content) {
+            for m in ac.find_iter(content) {
+                init(
+                    &mut scanned_until,
+                    &mut emitted_until,
+                    &mut path_ok,
+                    &mut locs,
+                );
                 for &ri in &self.by_keyword[m.pattern().as_usize()] {
                     let r = ri as usize;
                     if m.start() < scanned_until[r] {
@@ -371,6 +415,14 @@ impl Detector {
                     );
                 }
             }
+        }
+        if !self.always.is_empty() {
+            init(
+                &mut scanned_until,
+                &mut emitted_until,
+                &mut path_ok,
+                &mut locs,
+            );
         }
         for &ri in &self.always {
             let r = ri as usize;
@@ -416,7 +468,8 @@ impl Detector {
         out: &mut Vec<Raw>,
     ) {
         let c = &self.rules[r];
-        let Some(re) = &c.re else { return };
+        let Some(lazy) = &c.re else { return };
+        let (re, name_group) = lazy.get();
         let hay = &content[ws..we];
         let locs = locs_slot.get_or_insert_with(|| re.capture_locations());
         let mut at = 0;
@@ -448,8 +501,7 @@ impl Detector {
                 continue;
             }
             if let Some(meta) = &c.meta {
-                let name = c
-                    .name_group
+                let name = name_group
                     .and_then(|g| locs.get(g))
                     .map(|(a, b)| &hay[a..b])
                     .unwrap_or(b"");
@@ -557,6 +609,28 @@ impl Detector {
                 }
             })
             .collect()
+    }
+}
+
+/// A rule's regex, compiled on first use (with the index of its `name` group).
+struct LazyRegex {
+    src: String,
+    cell: OnceLock<(Regex, Option<usize>)>,
+}
+
+impl LazyRegex {
+    fn with_name_group(re: Regex) -> (Regex, Option<usize>) {
+        let g = re.capture_names().position(|n| n == Some("name"));
+        (re, g)
+    }
+
+    fn get(&self) -> (&Regex, Option<usize>) {
+        let (re, g) = self.cell.get_or_init(|| {
+            Self::with_name_group(
+                Regex::new(&self.src).expect("built-in rule regexes compile (tested)"),
+            )
+        });
+        (re, *g)
     }
 }
 

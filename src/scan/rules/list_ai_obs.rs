@@ -31,7 +31,7 @@ pub(super) fn rules() -> Vec<Def> {
         context("elevenlabs-api-key", "ElevenLabs API key", &["elevenlabs", "xi-api-key", "eleven_api"], r"(?:sk_)?[a-f0-9]{32,48}"),
         context("assemblyai-api-key", "AssemblyAI API key", &["assemblyai", "assembly_ai"], r"[a-f0-9]{32}"),
         context("privateai-api-token", "Private AI API key", &["privateai", "private_ai", "private-ai"], r"[A-Za-z0-9]{32}"),
-        context("stability-api-key", "Stability AI API key", &["stability"], r"sk-[A-Za-z0-9]{48}"),
+        context("stability-api-key", "Stability AI API key", &["stability_api", "stabilityai", "stability_key"], r"sk-[A-Za-z0-9]{48}"),
         // Observability.
         context("datadog-access-token", "Datadog API or application key", &["datadog", "dd_api_key", "dd_app_key", "dd_application_key"], r"[A-Za-z0-9]{40}|[a-f0-9]{32}"),
         token("newrelic-user-api-key", "New Relic user API key", &["nrak-"], r"\b(NRAK-[A-Z0-9]{27})\b"),

@@ -94,7 +94,7 @@ pub(super) fn rules() -> Vec<Def> {
         token(
             "discord-bot-token",
             "Discord bot token",
-            &["discord", "bot"],
+            &["discord"],
             r"\b([MNO][A-Za-z\d_\-]{23,25}\.[\w\-]{6}\.[\w\-]{27,38})\b",
         )
         .entropy(4.0),
@@ -211,11 +211,11 @@ pub(super) fn rules() -> Vec<Def> {
             &["mlsn."],
             r"\b(mlsn\.[a-f0-9]{64})\b",
         ),
-        token(
+        context(
             "resend-api-key",
             "Resend API key",
-            &["re_"],
-            r"\b(re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24})\b",
+            &["resend"],
+            r"re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}",
         ),
         context(
             "sparkpost-api-key",
@@ -430,11 +430,11 @@ pub(super) fn rules() -> Vec<Def> {
             &["finnhub"],
             r"[A-Za-z0-9]{20}",
         ),
-        token(
+        context(
             "lob-api-key",
             "Lob API key",
-            &["live_", "test_"],
-            r"(?i:lob)[\w.\-]{0,20}[\x22'\s:=]{1,5}((?:live|test)_[a-f0-9]{35})\b",
+            &["lob"],
+            r"(?:live|test)_[a-f0-9]{35}",
         ),
         token(
             "lob-pub-api-key",

@@ -86,7 +86,7 @@ pub(super) fn rules() -> Vec<Def> {
             r"[?&]sv=\d{4}-\d{2}-\d{2}&[^\s'\x22<>]{0,300}?\bsig=([A-Za-z0-9%+/]{40,80}(?:%3D|=)?)",
         ),
         context("azure-devops-pat", "Azure DevOps personal access token", &["azure_devops", "azuredevops", "ado_pat", "azdo", "system_accesstoken", "vsts"], r"[a-z2-7]{52}"),
-        token("azure-function-key", "Azure Functions key in a URL", &["code="], r"\.azurewebsites\.net/api/[\w\-/]+\?(?:[^\s'\x22]*&)?code=([A-Za-z0-9_\-]{44,60}={0,2})"),
+        token("azure-function-key", "Azure Functions key in a URL", &["azurewebsites.net"], r"\.azurewebsites\.net/api/[\w\-/]+\?(?:[^\s'\x22]*&)?code=([A-Za-z0-9_\-]{44,60}={0,2})"),
         // DigitalOcean.
         token("digitalocean-pat", "DigitalOcean personal access token", &["dop_v1_"], r"\b(dop_v1_[a-f0-9]{64})\b"),
         token("digitalocean-access-token", "DigitalOcean OAuth access token", &["doo_v1_"], r"\b(doo_v1_[a-f0-9]{64})\b"),
@@ -114,10 +114,9 @@ pub(super) fn rules() -> Vec<Def> {
             r"\b(v1\.0-[a-f0-9]{24}-[a-f0-9]{146})\b",
         ),
         // Yandex Cloud.
-        token("yandex-aws-access-token", "Yandex Cloud static access key", &["yc"], r"(?:^|[^A-Za-z0-9_\-])(YC[A-Za-z0-9_\-]{38})(?:[^A-Za-z0-9_\-]|$)")
-            .entropy(3.5),
+        context("yandex-aws-access-token", "Yandex Cloud static access key", &["yandex", "yc_"], r"YC[A-Za-z0-9_\-]{38}"),
         token("yandex-api-key", "Yandex Cloud API key", &["aqvn"], r"\b(AQVN[A-Za-z0-9_\-]{35,38})\b"),
-        token("yandex-access-token", "Yandex Cloud IAM token", &["t1."], r"\b(t1\.[A-Z0-9a-z_\-]+={0,2}\.[A-Z0-9a-z_\-]{86}={0,2})"),
+        token("yandex-access-token", "Yandex Cloud IAM token", &["t1.9euelz", "t1.c."], r"\b(t1\.[A-Z0-9a-z_\-]+={0,2}\.[A-Z0-9a-z_\-]{86}={0,2})"),
         // IBM, Oracle, Tencent.
         context("ibm-cloud-api-key", "IBM Cloud API key", &["ibm_cloud_api_key", "ibmcloud_api_key", "ibm_api_key", "ibmcloud"], r"[A-Za-z0-9_\-]{44}"),
         token("tencent-secret-id", "Tencent Cloud SecretId", &["akid"], r"\b(AKID[A-Za-z0-9]{32})\b"),

@@ -226,13 +226,12 @@ pub(super) fn rules() -> Vec<Def> {
             &["jfrog", "artifactory"],
             r"[A-Za-z0-9]{64}|[A-Za-z0-9]{73}",
         ),
-        token(
+        context(
             "cargo-registry-token",
             "crates.io API token",
-            &["cio"],
-            r"\b(cio[A-Za-z0-9]{32})\b",
-        )
-        .entropy(4.0),
+            &["cargo", "crates", "registry"],
+            r"cio[A-Za-z0-9]{32}",
+        ),
         token(
             "hex-api-key",
             "Hex.pm API key",
@@ -382,7 +381,7 @@ pub(super) fn rules() -> Vec<Def> {
         token(
             "launchdarkly-sdk-key",
             "LaunchDarkly SDK key or API token",
-            &["sdk-", "api-"],
+            &["launchdarkly", "ld_sdk", "ld_api"],
             r"\b((?:sdk|api)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})\b",
         )
         .check(|c| {

@@ -15,7 +15,8 @@ pub(super) fn rules() -> Vec<Def> {
             regex: Some(format!("(?-u){GENERIC}")),
             secret_group: Some(2),
             keywords: [
-                "key", "token", "secret", "pass", "pwd", "cred", "auth", "_pat",
+                "key", "token", "secret", "pass", "pwd", "cred", "auth", "_pat=", "_pat:",
+                "_pat\"", "_pat'", "_pat ",
             ]
             .iter()
             .map(|s| s.to_string())
