@@ -574,6 +574,19 @@ impl Detector {
                         .any(|&(s, e)| s < f.secret.1 && f.secret.0 < e)
             });
         }
+        // Two rules reporting the same or overlapping secrets: keep the one listed first.
+        raw.sort_by_key(|f| f.rule);
+        let mut kept: Vec<Raw> = Vec::with_capacity(raw.len());
+        for f in raw {
+            let overlaps = !f.path_only
+                && kept
+                    .iter()
+                    .any(|k| !k.path_only && k.secret.0 < f.secret.1 && f.secret.0 < k.secret.1);
+            if !overlaps {
+                kept.push(f);
+            }
+        }
+        let mut raw = kept;
         raw.sort_by_key(|f| (f.start, f.rule));
         raw.into_iter()
             .map(|f| {

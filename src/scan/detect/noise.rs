@@ -63,7 +63,6 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "{{",
     "}}",
     "$(",
-    "%s",
     "todo",
     "foobar",
 ];
@@ -397,7 +396,8 @@ pub fn is_wordlike(v: &[u8]) -> bool {
         }
     }
     let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    segments > 0 && word_chars * 10 >= letters * 8
+    // Words are long: random mixed case breaks into many short segments.
+    segments > 0 && letters >= segments * 4 && word_chars * 10 >= letters * 8
 }
 
 fn has_vowel(s: &[u8]) -> bool {
