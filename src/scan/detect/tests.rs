@@ -332,3 +332,56 @@ fn builtin_ignores_placeholders_and_references() {
         assert!(f.is_empty(), "{text:?} -> {f:?}");
     }
 }
+
+#[test]
+fn detector_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Detector>();
+}
+
+#[test]
+fn github_published_example_checksum_verifies() {
+    // The example token from the description of GitHub's token format.
+    let d = Detector::builtin();
+    let f = d.scan("a", None, b"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\n");
+    assert!(f.iter().any(|f| f.rule_id == "github-pat"), "{f:?}");
+    let f = d.scan("a", None, b"ghp_zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ0mLq18\n");
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn multi_line_private_key_spans_lines() {
+    let body: String = (0..6)
+        .map(|i| format!("MIIEow{i}AgEAAoIBAQC7vbqajDw4o6gJy8UtmIbkcpnkO3Kwc4qsEnSZp/TR+fQi\n"))
+        .collect();
+    let text = format!(
+        "# deploy key\n-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\n"
+    );
+    let f = Detector::builtin().scan("id_rsa", None, text.as_bytes());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule_id, "private-key");
+    assert_eq!((f[0].start_line, f[0].start_column), (2, 1));
+    assert_eq!(f[0].end_line, 9);
+    // An empty or placeholder body is not a key.
+    let f = Detector::builtin().scan(
+        "a",
+        None,
+        b"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n",
+    );
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn public_and_publishable_keys_are_not_findings() {
+    let d = Detector::builtin();
+    for text in [
+        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n",
+        "const stripe = Stripe('pk_live_51HcBxyLKcR3b9VQm0dS7Xz2aBcDeFgHiJk');\n",
+        "commit: 9a038989604e8da62ecddbe2094b16ce1b778be1\n",
+        "request_id = \"e8e4df51-2054-49b0-ab1c-516ac95c691d\"\n",
+        "\"integrity\": \"sha512-Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqw==\"\n",
+    ] {
+        let f = d.scan("x.txt", None, text.as_bytes());
+        assert!(f.is_empty(), "{text:?} -> {f:?}");
+    }
+}
