@@ -694,6 +694,7 @@ fn passes_noise(meta: &Meta, c: &Candidate) -> bool {
                 || noise::is_placeholder(c.secret)
                 || noise::is_reference(c.secret)
                 || noise::is_wordlike(c.secret)
+                || noise::is_code_identifier(c.secret)
                 || noise::is_uuid(c.secret)
                 || noise::has_sequence(c.secret, 6)
                 || noise::after_digest_marker(c.window, c.secret_at)

@@ -409,6 +409,113 @@ fn has_vowel(s: &[u8]) -> bool {
     })
 }
 
+/// True when a value reads as a code identifier or path rather than a secret: `a::b`, `&x`,
+/// `_bindgen_ty_28`, `uddiv3SubscriptionKey`, `id-kp-clientAuth` — every part of it a word, a short
+/// acronym or a small number.
+pub fn is_code_identifier(v: &[u8]) -> bool {
+    if contains(v, b"::")
+        || matches!(v.first(), Some(b'&' | b'*' | b'.' | b'#' | b'!' | b':'))
+        || v.ends_with(b":")
+    {
+        return true;
+    }
+    if !v
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b':' | b'#'))
+    {
+        return false;
+    }
+    let has_sep = v.iter().any(|b| !b.is_ascii_alphanumeric());
+    // Digits sandwiched between letters (`pdl6ibs0puny`) mark random text; identifiers carry digits
+    // at the ends of words (`x25519`, `v8`, `pkcs15Token`).
+    let sandwiched = v
+        .windows(3)
+        .filter(|w| {
+            w[0].is_ascii_alphabetic() && w[1].is_ascii_digit() && w[2].is_ascii_alphabetic()
+        })
+        .count();
+    if sandwiched >= 2 {
+        return false;
+    }
+    let (mut segments, mut words, mut capitalised, mut singles) = (0usize, 0usize, 0usize, 0usize);
+    let mut i = 0;
+    while i < v.len() {
+        let b = v[i];
+        if !b.is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        segments += 1;
+        if b.is_ascii_digit() {
+            while i < v.len() && v[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start > 5 {
+                return false;
+            }
+            continue;
+        }
+        if b.is_ascii_uppercase() && v.get(i + 1).is_some_and(|n| n.is_ascii_uppercase()) {
+            while i < v.len()
+                && v[i].is_ascii_uppercase()
+                && !v.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())
+            {
+                i += 1;
+            }
+            let seg = &v[start..i];
+            if seg.len() > 5 && !has_vowel(seg) {
+                return false;
+            }
+            if seg.len() >= 3 && has_vowel(seg) {
+                words += 1;
+            }
+            continue;
+        }
+        i += 1;
+        while i < v.len() && v[i].is_ascii_lowercase() {
+            i += 1;
+        }
+        let seg = &v[start..i];
+        if seg.len() == 1 {
+            singles += 1;
+        } else if seg.len() > 4 && !(has_vowel(seg) && plausible_word(seg)) {
+            return false;
+        }
+        if seg.len() >= 3 && has_vowel(seg) {
+            words += 1;
+            capitalised += b.is_ascii_uppercase() as usize;
+        }
+    }
+    if singles > 2 || words == 0 {
+        return false;
+    }
+    if has_sep {
+        singles <= 1
+    } else {
+        segments <= 6 && words >= 2 && capitalised >= 1 && singles == 0
+    }
+}
+
+/// A lower-case run reads as a word: vowels spread through it, no long consonant cluster.
+fn plausible_word(seg: &[u8]) -> bool {
+    let mut cluster = 0;
+    for b in seg {
+        if matches!(
+            b.to_ascii_lowercase(),
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+        ) {
+            cluster = 0;
+        } else {
+            cluster += 1;
+            if cluster > 5 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Case-sensitive substring search.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
@@ -464,6 +571,30 @@ mod tests {
         assert!(is_wordlike(b"SlackAppConfigurationAccessTokenHere"));
         assert!(!is_wordlike(b"suHFCdRROVPFfO"));
         assert!(!is_wordlike(b"pq8bvijs1m4zb8"));
+        for code in [
+            "crate::key_t",
+            "_bindgen_ty_28",
+            "uddiv3SubscriptionKey",
+            "id-kp-clientAuth",
+            "&gcm::Key",
+            ".Lenc_key:",
+            "pkcs-9-at-pkcs15Token",
+            "id-it-revPassphrase",
+            "id-regCtrl-regToken",
+            "x25519_generate_private_key",
+            "dep:gix-prompt",
+        ] {
+            assert!(is_code_identifier(code.as_bytes()), "{code}");
+        }
+        for random in [
+            "pq8bvijs1m4zb8",
+            "suHFCdRROVPFfO",
+            "Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB",
+            "jeqozp1ub8nimv7swxp92b4d",
+            "d6pfblGAIu8k0qfs8hIuqFrnoJdyyk",
+        ] {
+            assert!(!is_code_identifier(random.as_bytes()), "{random}");
+        }
     }
 
     #[test]

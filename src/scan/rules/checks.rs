@@ -80,7 +80,11 @@ pub fn aws_secret_near_key(c: &Candidate) -> bool {
     if !(has(u8::is_ascii_lowercase) && has(u8::is_ascii_uppercase) && has(u8::is_ascii_digit)) {
         return false;
     }
-    if noise::shannon(s) < 4.0 || noise::is_placeholder(s) {
+    if noise::shannon(s) < 4.0
+        || noise::is_placeholder(s)
+        || noise::camel_words(s)
+        || noise::is_code_identifier(s)
+    {
         return false;
     }
     let upper = c.window.to_ascii_uppercase();
@@ -93,6 +97,14 @@ pub fn aws_secret_near_key(c: &Candidate) -> bool {
 pub fn password_literal(c: &Candidate) -> bool {
     let p = c.secret;
     if p.len() < 4 || noise::is_placeholder(p) || noise::is_reference(p) || noise::is_wordlike(p) {
+        return false;
+    }
+    let letters: Vec<u8> = p
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    if noise::contains(&letters, b"password") || letters == b"passwd" || letters == b"secret" {
         return false;
     }
     // `user:user`, `test:test`.
@@ -147,6 +159,29 @@ pub fn generic_assignment(c: &Candidate) -> bool {
     }
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
     if digits == v.len() || noise::has_short_period(v) {
+        return false;
+    }
+    let lowered: Vec<u8> = v
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    if noise::contains(&lowered, b"password") {
+        return false;
+    }
+    // A query parameter of a README badge (`badge.svg?token=…`) is a public graph token.
+    let line_start = c.window[..c.secret_at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let line_end = c.window[c.secret_at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(c.window.len(), |p| c.secret_at + p);
+    let line = c.window[line_start..line_end].to_ascii_lowercase();
+    if noise::contains(&line, b"badge")
+        && (noise::contains(&line, b"?token=") || noise::contains(&line, b"&token="))
+    {
         return false;
     }
     let e = noise::shannon(v);
@@ -306,6 +341,7 @@ const NOT_SECRET_WORDS: &[&str] = &[
     "length",
     "len",
     "authenticity",
+    "websocket",
 ];
 
 /// True when a name ends with a secret-like word and holds no word saying otherwise.

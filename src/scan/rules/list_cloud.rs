@@ -48,6 +48,7 @@ pub(super) fn rules() -> Vec<Def> {
         token("aws-mws-key", "Amazon MWS auth token", &["amzn.mws."], r"\b(amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b"),
         // Google Cloud.
         token("gcp-api-key", "Google API key", &["aiza"], r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)")
+            .lines(1, 0)
             .check(checks::gcp_key_in_use),
         token(
             "gcp-service-account-key",
