@@ -211,6 +211,65 @@ put('keys/backup.age', f'''# created: 2026-01-01T00:00:00Z
 AGE-SECRET-KEY-1{rnd(58, 'QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L')}
 ''', ['age-secret-key'])
 
+put('gitlab/tokens.env', f"""# Tokens used by the release tooling (fake, for tests).
+DEPLOY_TOKEN=gldt-{rnd(20, AN + '_-')}
+TRIGGER_TOKEN=glptt-{rnd(40, hexd)}
+FEED=glft-{rnd(20, AN + '_-')}
+INCOMING_MAIL=glimt-{rnd(25, AN + '_-')}
+SCIM=glsoat-{rnd(20, AN + '_-')}
+JOB=glcbt-1f_{rnd(20, AN + '_-')}
+OAUTH_APP=gloas-{rnd(64, AN + '_-')}
+AGENT=glagent-{rnd(50, AN + '_-')}
+REGISTRATION=GR1348941{rnd(20, AN + '_-')}
+FLAGS=glffct-{rnd(20, AN + '_-')}
+""", ['gitlab-cicd-job-token', 'gitlab-deploy-token', 'gitlab-feature-flag-client-token', 'gitlab-feed-token',
+      'gitlab-incoming-mail-token', 'gitlab-kubernetes-agent-token', 'gitlab-oauth-app-secret', 'gitlab-ptt',
+      'gitlab-runner-registration-token', 'gitlab-scim-token'])
+
+put('chat/notify.py', f"""import requests
+
+TELEGRAM_BOT = "{R.randint(100000000, 999999999)}:AA{rnd(33, AN + '_-')}"
+DISCORD_HOOK = "https://discord.com/api/webhooks/{R.randint(10**17, 10**18)}/{rnd(68, AN + '_-')}"
+SLACK_HOOK = "https://hooks.slack.com/services/T{rnd(10, string.ascii_uppercase + string.digits)}/B{rnd(10, string.ascii_uppercase + string.digits)}/{rnd(24)}"
+twilio_auth_token = "{rnd(32, hexd)}"
+
+def notify(text):
+    requests.post(SLACK_HOOK, json={{"text": text}}, timeout=5)
+""", ['discord-webhook-url', 'slack-webhook-url', 'telegram-bot-api-token', 'twilio-auth-token'])
+
+put('observability/agent.yaml', f"""grafana:
+  url: https://acme.grafana.net
+  token: glsa_{rnd(32)}_{rnd(8, hexd)}
+cloud:
+  access_policy: glc_{rnd(80, AN + '+/')}
+sentry:
+  dsn: https://{rnd(32, hexd)}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}
+newrelic:
+  api_key: NRAK-{rnd(27, string.ascii_uppercase + string.digits)}
+""", ['grafana-cloud-api-token', 'grafana-service-account-token', 'newrelic-user-api-key', 'sentry-dsn'])
+
+put('ai/.env', f"""GROQ_API_KEY=gsk_{rnd(52)}
+REPLICATE_API_TOKEN=r8_{rnd(37)}
+PERPLEXITY_API_KEY=pplx-{rnd(48)}
+HF_ORG_TOKEN=api_org_{rnd(34, string.ascii_letters)}
+""", ['groq-api-key', 'huggingface-organization-api-token', 'perplexity-api-key', 'replicate-api-token'])
+
+put('azure/appsettings.json', json.dumps({
+    "AzureAd": {"Instance": "https://login.microsoftonline.com/", "ClientId": uuid(),
+                "ClientSecret": rnd(3, AN) + "8Q~" + rnd(34, AN + '_~.-')},
+    "Reports": {"BlobUrl": "https://acmereports.blob.core.windows.net/exports?sv=2022-11-02&ss=b&srt=o&sp=r&se=2026-12-31T00:00:00Z&sig=" + b64(32).replace('=', '%3D')},
+}, indent=2) + '\n', ['azure-ad-client-secret', 'azure-sas-token'])
+
+put('keys/deploy.ppk', 'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy@ci\nPublic-Lines: 2\n' + b64(51) + '\n' + b64(10) + '\nPrivate-Lines: 1\n' + b64(48) + '\nPrivate-MAC: ' + rnd(64, hexd) + '\n', ['putty-private-key'])
+
+put('keys/signing.asc', pem('PGP PRIVATE KEY BLOCK'), ['pgp-private-key-block'])
+
+put('cloud/heroku.sh', f"""#!/bin/sh
+export HEROKU_API_KEY=HRKU-AA{rnd(58, AN + '_-')}
+export ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI{rnd(20)}
+heroku releases -a billing
+""", ['alibaba-access-key-id', 'heroku-api-key-v2'])
+
 # ---- look-alikes: no findings expected ----
 put('negative/placeholders.py', '''# Examples from the docs: none of these are secrets.
 AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
