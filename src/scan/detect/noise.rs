@@ -27,6 +27,9 @@ const DOCUMENTED_EXAMPLES: &[&str] = &[
     "wjalrxutnfemi/k7mdeng/bpxrficyexamplekey",
     "je7mtgbclwbf/2tk6ih2nt/hbdjexamplekey",
     "aidacksbzzn2ojqqhmo2s",
+    // RFC 6749 (OAuth 2.0) example access and refresh tokens.
+    "2yotnfzfejr1zcsicmwpaa",
+    "tgzv3jokf0xg5qx2tlkwia",
 ];
 
 /// Words that, found in a value, say it is a stand-in rather than a secret.
@@ -328,6 +331,12 @@ pub fn is_reference(v: &[u8]) -> bool {
     if CALLS.iter().any(|c| contains(&lower, c)) {
         return true;
     }
+    // Interpolation inside a string: `"repo.$name.allow"`, `"${HOME}/key"`.
+    if v.windows(2)
+        .any(|w| w[0] == b'$' && (w[1].is_ascii_alphabetic() || w[1] == b'_' || w[1] == b'{'))
+    {
+        return true;
+    }
     // A dotted identifier path without digits or other signs: `foo.bar.baz`.
     let parts = v.split(|&b| b == b'.').collect::<Vec<_>>();
     if parts.len() >= 2
@@ -354,7 +363,7 @@ pub fn is_wordlike(v: &[u8]) -> bool {
     }
     if !v
         .iter()
-        .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'-' | b'.' | b' '))
+        .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'-' | b'.' | b' ' | b'|' | b'/'))
     {
         return false;
     }
