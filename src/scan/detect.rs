@@ -554,40 +554,63 @@ impl Detector {
             .any(|a| a.allows(path, commit, secret, matched, line))
     }
 
-    fn finish(&self, path: &str, content: &[u8], mut raw: Vec<Raw>) -> Vec<Finding> {
-        // A generic finding yields to any specific finding overlapping its secret.
+    /// Within one cluster of overlapping findings: a generic finding yields to any specific finding
+    /// overlapping its secret, and of two findings with overlapping secrets the rule listed first
+    /// stays.
+    fn resolve(&self, cluster: &mut Vec<Raw>, out: &mut Vec<Raw>) {
         let is_generic = |f: &Raw| {
             self.rules[f.rule as usize]
                 .meta
                 .is_some_and(|m| m.kind == Kind::Generic)
         };
-        if raw.iter().any(is_generic) {
-            let specific: Vec<(usize, usize)> = raw
-                .iter()
-                .filter(|f| !is_generic(f))
-                .map(|f| (f.start, f.end))
-                .collect();
-            raw.retain(|f| {
-                !is_generic(f)
-                    || !specific
-                        .iter()
-                        .any(|&(s, e)| s < f.secret.1 && f.secret.0 < e)
-            });
-        }
-        // Two rules reporting the same or overlapping secrets: keep the one listed first.
-        raw.sort_by_key(|f| f.rule);
-        let mut kept: Vec<Raw> = Vec::with_capacity(raw.len());
-        for f in raw {
-            let overlaps = !f.path_only
-                && kept
+        let specific: Vec<(usize, usize)> = cluster
+            .iter()
+            .filter(|f| !is_generic(f))
+            .map(|f| (f.start, f.end))
+            .collect();
+        cluster.retain(|f| {
+            !is_generic(f)
+                || !specific
                     .iter()
-                    .any(|k| !k.path_only && k.secret.0 < f.secret.1 && f.secret.0 < k.secret.1);
+                    .any(|&(s, e)| s < f.secret.1 && f.secret.0 < e)
+        });
+        cluster.sort_by_key(|f| f.rule);
+        let first = out.len();
+        for f in cluster.drain(..) {
+            let overlaps = out[first..]
+                .iter()
+                .any(|k| k.secret.0 < f.secret.1 && f.secret.0 < k.secret.1);
             if !overlaps {
-                kept.push(f);
+                out.push(f);
             }
         }
-        let mut raw = kept;
+    }
+
+    fn finish(&self, path: &str, content: &[u8], raw: Vec<Raw>) -> Vec<Finding> {
+        let (mut files, mut spans): (Vec<Raw>, Vec<Raw>) =
+            raw.into_iter().partition(|f| f.path_only);
+        // Resolve overlaps within clusters of findings whose spans touch (usually one finding).
+        spans.sort_by_key(|f| f.start.min(f.secret.0));
+        let mut raw: Vec<Raw> = Vec::with_capacity(spans.len());
+        let mut cluster: Vec<Raw> = Vec::new();
+        let mut cluster_end = 0;
+        for f in spans {
+            let (s, e) = (f.start.min(f.secret.0), f.end.max(f.secret.1));
+            if !cluster.is_empty() && s >= cluster_end {
+                self.resolve(&mut cluster, &mut raw);
+            }
+            cluster_end = if cluster.is_empty() {
+                e
+            } else {
+                cluster_end.max(e)
+            };
+            cluster.push(f);
+        }
+        self.resolve(&mut cluster, &mut raw);
+        raw.append(&mut files);
         raw.sort_by_key(|f| (f.start, f.rule));
+        // Findings are in offset order: count lines incrementally, not from the top each time.
+        let mut lines = LineCounter::default();
         raw.into_iter()
             .map(|f| {
                 let c = &self.rules[f.rule as usize];
@@ -605,9 +628,9 @@ impl Detector {
                         tags: c.rule.tags.clone(),
                     };
                 }
-                let (start_line, start_column) = line_col(content, f.start);
+                let (start_line, start_column) = lines.line_col(content, f.start);
                 let last = if f.end > f.start { f.end - 1 } else { f.start };
-                let (end_line, end_column) = line_col(content, last);
+                let (end_line, end_column) = lines.clone().line_col(content, last);
                 Finding {
                     rule_id: c.rule.id.clone(),
                     description: c.rule.description.clone(),
@@ -752,7 +775,29 @@ fn window(content: &[u8], hs: usize, he: usize, before: usize, after: usize) -> 
     (ws, we)
 }
 
+/// Line numbers of increasing offsets, counting newlines only since the previous offset.
+#[derive(Clone, Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: usize,
+}
+
+impl LineCounter {
+    /// 1-based line and 1-based byte column of `offset`; restarts from the top if `offset` went back.
+    fn line_col(&mut self, content: &[u8], offset: usize) -> (usize, usize) {
+        let offset = offset.min(content.len());
+        if offset < self.offset {
+            *self = LineCounter::default();
+        }
+        self.newlines += memchr::memchr_iter(b'\n', &content[self.offset..offset]).count();
+        self.offset = offset;
+        let col = offset - memchr::memrchr(b'\n', &content[..offset]).map_or(0, |p| p + 1) + 1;
+        (self.newlines + 1, col)
+    }
+}
+
 /// 1-based line and 1-based byte column of `offset`.
+#[cfg(test)]
 fn line_col(content: &[u8], offset: usize) -> (usize, usize) {
     let before = &content[..offset.min(content.len())];
     let line = memchr::memchr_iter(b'\n', before).count() + 1;

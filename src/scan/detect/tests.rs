@@ -385,3 +385,30 @@ fn public_and_publishable_keys_are_not_findings() {
         assert!(f.is_empty(), "{text:?} -> {f:?}");
     }
 }
+
+#[test]
+fn incremental_line_counting_matches_direct_counting() {
+    let text = b"a\nbb\n\nccc tok\nx";
+    let mut lc = LineCounter::default();
+    for off in [0, 2, 3, 5, 6, 10, 11, 4, 15] {
+        assert_eq!(lc.line_col(text, off), line_col(text, off), "offset {off}");
+    }
+}
+
+#[test]
+fn many_findings_in_a_large_file_are_fast_and_numbered() {
+    // 20,000 findings: line numbers must not cost a pass from the top for each one.
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("x{i} tok_ABC{:03}\n", i % 1000));
+    }
+    let f = scan1(
+        vec![rule("t", r"tok_[A-Z]{3}\d{3}", &["tok_"])],
+        vec![],
+        "a",
+        None,
+        &text,
+    );
+    assert_eq!(f.len(), 20_000);
+    assert_eq!(f[19_999].start_line, 20_000);
+}
