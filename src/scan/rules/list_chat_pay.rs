@@ -95,7 +95,7 @@ pub(super) fn rules() -> Vec<Def> {
             "discord-bot-token",
             "Discord bot token",
             &["discord"],
-            r"\b([MNO][A-Za-z\d_\-]{23,25}\.[\w\-]{6}\.[\w\-]{27,38})\b",
+            r"\b([MNO][A-Za-z\d_\-]{23,25}\.[\w\-]{6}\.[\w\-]{27,38})(?:[^A-Za-z0-9_\-]|$)",
         )
         .entropy(4.0),
         token(
@@ -191,7 +191,7 @@ pub(super) fn rules() -> Vec<Def> {
             "mandrill-api-key",
             "Mandrill API key",
             &["mandrill"],
-            r"(?i:mandrill)[\w.\-]{0,20}[\x22'\s:=]{1,5}([A-Za-z0-9_\-]{22})\b",
+            r"(?i:mandrill)[\w.\-]{0,20}[\x22'\s:=]{1,5}([A-Za-z0-9_\-]{22})(?:[^A-Za-z0-9_\-]|$)",
         ),
         context(
             "postmark-server-token",
@@ -296,14 +296,14 @@ pub(super) fn rules() -> Vec<Def> {
             "square-access-token",
             "Square access token",
             &["eaaa", "sq0atp-"],
-            r"\b((?:EAAA|sq0atp-)[A-Za-z0-9_\-]{22,60})\b",
+            r"\b((?:EAAA|sq0atp-)[A-Za-z0-9_\-]{22,60})(?:[^A-Za-z0-9_\-]|$)",
         )
         .entropy(3.5),
         token(
             "square-oauth-secret",
             "Square OAuth secret",
             &["sq0csp-"],
-            r"\b(sq0csp-[A-Za-z0-9_\-]{43})\b",
+            r"\b(sq0csp-[A-Za-z0-9_\-]{43})(?:[^A-Za-z0-9_\-]|$)",
         ),
         token(
             "braintree-access-token",

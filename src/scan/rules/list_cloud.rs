@@ -57,7 +57,7 @@ pub(super) fn rules() -> Vec<Def> {
             r#""private_key"\s*:\s*"(-----BEGIN (?:RSA )?PRIVATE KEY-----\\n[A-Za-z0-9+/=\\]{100,}-----END (?:RSA )?PRIVATE KEY-----(?:\\n)?)""#,
         )
         .kind(super::Kind::Raw),
-        token("gcp-oauth-client-secret", "Google OAuth client secret", &["gocspx-"], r"\b(GOCSPX-[A-Za-z0-9_\-]{28})\b"),
+        token("gcp-oauth-client-secret", "Google OAuth client secret", &["gocspx-"], r"\b(GOCSPX-[A-Za-z0-9_\-]{28})(?:[^A-Za-z0-9_\-]|$)"),
         token("gcp-oauth-access-token", "Google OAuth access token", &["ya29."], r"\b(ya29\.[0-9A-Za-z_\-]{30,400})"),
         token("gcp-oauth-refresh-token", "Google OAuth refresh token", &["1//0"], r"\b(1//0[0-9A-Za-z_\-]{40,300})"),
         // Azure.
@@ -98,7 +98,7 @@ pub(super) fn rules() -> Vec<Def> {
         context("alibaba-secret-key", "Alibaba Cloud AccessKey secret", &["alibaba", "aliyun", "alicloud"], r"[A-Za-z0-9]{30}"),
         // Heroku.
         context("heroku-api-key", "Heroku API key", &["heroku"], r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"),
-        token("heroku-api-key-v2", "Heroku API key (HRKU- format)", &["hrku-"], r"\b(HRKU-[A-Za-z0-9_\-]{58,64})\b"),
+        token("heroku-api-key-v2", "Heroku API key (HRKU- format)", &["hrku-"], r"\b(HRKU-[A-Za-z0-9_\-]{58,64})(?:[^A-Za-z0-9_\-]|$)"),
         // Linode, Vultr, Hetzner, Scaleway, OVH.
         context("linode-api-token", "Linode (Akamai) API token", &["linode"], r"[a-f0-9]{64}"),
         context("vultr-api-key", "Vultr API key", &["vultr"], r"[A-Z0-9]{36}"),
@@ -116,7 +116,7 @@ pub(super) fn rules() -> Vec<Def> {
         ),
         // Yandex Cloud.
         context("yandex-aws-access-token", "Yandex Cloud static access key", &["yandex", "yc_"], r"YC[A-Za-z0-9_\-]{38}"),
-        token("yandex-api-key", "Yandex Cloud API key", &["aqvn"], r"\b(AQVN[A-Za-z0-9_\-]{35,38})\b"),
+        token("yandex-api-key", "Yandex Cloud API key", &["aqvn"], r"\b(AQVN[A-Za-z0-9_\-]{35,38})(?:[^A-Za-z0-9_\-]|$)"),
         token("yandex-access-token", "Yandex Cloud IAM token", &["t1.9euelz", "t1.c."], r"\b(t1\.[A-Z0-9a-z_\-]+={0,2}\.[A-Z0-9a-z_\-]{86}={0,2})"),
         // IBM, Oracle, Tencent.
         context("ibm-cloud-api-key", "IBM Cloud API key", &["ibm_cloud_api_key", "ibmcloud_api_key", "ibm_api_key", "ibmcloud"], r"[A-Za-z0-9_\-]{44}"),
@@ -140,9 +140,9 @@ pub(super) fn rules() -> Vec<Def> {
             &[".atlasv1."],
             r"\b([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9\-_=]{60,70})(?:[^A-Za-z0-9\-_=]|$)",
         ),
-        token("vault-service-token", "HashiCorp Vault service token", &["hvs."], r"\b(hvs\.[A-Za-z0-9_\-]{24,200})\b"),
-        token("vault-batch-token", "HashiCorp Vault batch token", &["hvb."], r"\b(hvb\.[A-Za-z0-9_\-]{24,300})\b"),
-        token("vault-recovery-token", "HashiCorp Vault recovery token", &["hvr."], r"\b(hvr\.[A-Za-z0-9_\-]{24,200})\b"),
+        token("vault-service-token", "HashiCorp Vault service token", &["hvs."], r"\b(hvs\.[A-Za-z0-9_\-]{24,200})(?:[^A-Za-z0-9_\-]|$)"),
+        token("vault-batch-token", "HashiCorp Vault batch token", &["hvb."], r"\b(hvb\.[A-Za-z0-9_\-]{24,300})(?:[^A-Za-z0-9_\-]|$)"),
+        token("vault-recovery-token", "HashiCorp Vault recovery token", &["hvr."], r"\b(hvr\.[A-Za-z0-9_\-]{24,200})(?:[^A-Za-z0-9_\-]|$)"),
         context("vault-legacy-token", "HashiCorp Vault token (legacy s. format)", &["vault", "token"], r"s\.[A-Za-z0-9]{24}")
             .check(|c| {
                 let s = &c.secret[2..];
@@ -162,11 +162,11 @@ pub(super) fn rules() -> Vec<Def> {
         }),
         // Infrastructure tools.
         token("pulumi-api-token", "Pulumi access token", &["pul-"], r"\b(pul-[a-f0-9]{40})\b"),
-        token("doppler-api-token", "Doppler token", &["dp."], r"\b(dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9_\-]{40,44})\b"),
+        token("doppler-api-token", "Doppler token", &["dp."], r"\b(dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9_\-]{40,44})(?:[^A-Za-z0-9_\-]|$)"),
         token("flyio-access-token", "Fly.io access token", &["fo1_", "fm1", "fm2_"], r"\b((?:fo1_[A-Za-z0-9_\-]{43}|fm1[ar]_[A-Za-z0-9+/=_\-]{100,}|fm2_[A-Za-z0-9+/=_\-]{100,}))"),
         context("netlify-access-token", "Netlify access token", &["netlify"], r"[A-Za-z0-9=_\-]{40,46}"),
         token("render-api-key", "Render API key", &["rnd_"], r"\b(rnd_[A-Za-z0-9]{32})\b"),
-        token("scalingo-api-token", "Scalingo API token", &["tk-us-"], r"\b(tk-us-[A-Za-z0-9_\-]{48})\b"),
+        token("scalingo-api-token", "Scalingo API token", &["tk-us-"], r"\b(tk-us-[A-Za-z0-9_\-]{48})(?:[^A-Za-z0-9_\-]|$)"),
         token("defined-networking-api-token", "Defined Networking API token", &["dnkey-"], r"\b(dnkey-[a-z0-9=_\-]{26}-[a-z0-9=_\-]{52})"),
         token("planetscale-password", "PlanetScale database password", &["pscale_pw_"], r"\b(pscale_pw_[A-Za-z0-9=\-_.]{32,64})"),
         token("planetscale-api-token", "PlanetScale service token", &["pscale_tkn_"], r"\b(pscale_tkn_[A-Za-z0-9=\-_.]{32,64})"),
