@@ -1,28 +1,328 @@
-//! The detector: runs a rule set over content. (Placeholder engine, being replaced by the real one.)
+//! The detector: runs a rule set over content.
+//!
+//! All rules are compiled once. One Aho-Corasick automaton over every rule's keywords (ASCII
+//! case-insensitive) finds the places worth looking at; a rule's regular expression then runs only on a
+//! small window around each of its keyword hits (the line of the hit, widened by a few lines for rules
+//! whose matches span lines). Rules without keywords run over the whole content, so they must be rare.
+//! Candidates then pass, in order: the rule's secret group, entropy floor and `validate` check, the
+//! built-in noise filters (placeholders, references, digests, …), the rule's and the global
+//! allowlists, and the inline `gitleaks:allow` / `stevedore:allow` comment.
 
-use super::rule::{Allowlist, Finding, Rule};
+pub mod noise;
+mod score;
+
+pub use score::{Score, score_cases};
+
+use super::rule::{Allowlist, Finding, RegexTarget, Rule};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex::bytes::{CaptureLocations, Regex, RegexSet};
+use std::sync::OnceLock;
+
+/// How a built-in rule is treated beyond what its [`Rule`] fields say.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Meta {
+    /// Which noise filters apply.
+    pub kind: Kind,
+    /// Extra lines before the keyword's line that the rule's window covers.
+    pub before: u8,
+    /// Extra lines after the keyword's line that the rule's window covers.
+    pub after: u16,
+    /// A check of the whole candidate beyond [`Rule::validate`].
+    pub check: Option<fn(&Candidate) -> bool>,
+}
+
+impl Meta {
+    /// A rule for a token with its own distinctive prefix.
+    pub const TOKEN: Meta = Meta {
+        kind: Kind::Token,
+        before: 0,
+        after: 0,
+        check: None,
+    };
+}
+
+/// Noise-control family of a built-in rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Distinctive prefix: placeholder and hand-typed-sequence filters.
+    Token,
+    /// A provider keyword next to a value of the provider's shape: placeholder and reference filters.
+    Context,
+    /// A secret-like name with a high-entropy value: every filter; yields to any other rule's finding on
+    /// the same secret.
+    Generic,
+    /// Structured material (private keys…) checked by its own `check`: no value filters.
+    Raw,
+}
+
+/// What a rule's `check` sees of a candidate.
+pub(crate) struct Candidate<'a> {
+    /// The secret.
+    pub secret: &'a [u8],
+    /// The whole match.
+    pub matched: &'a [u8],
+    /// The capture group named `name`, if the rule has one (the assigned-to name).
+    pub name: &'a [u8],
+    /// The window the rule ran on.
+    pub window: &'a [u8],
+    /// Offset of the secret in `window`.
+    pub secret_at: usize,
+    /// The file path.
+    pub path: &'a str,
+}
+
+struct CompiledAllow {
+    and: bool,
+    regexes: Option<RegexSet>,
+    target: RegexTarget,
+    paths: Option<RegexSet>,
+    stopwords: Vec<Vec<u8>>,
+    commits: Vec<String>,
+}
+
+impl CompiledAllow {
+    fn new(a: &Allowlist, owner: &str) -> anyhow::Result<CompiledAllow> {
+        let set = |v: &[String], what: &str| -> anyhow::Result<Option<RegexSet>> {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            RegexSet::new(v).map(Some).map_err(|e| {
+                anyhow::anyhow!("{owner}: allowlist {what} regex does not compile: {e} — fix the regular expression")
+            })
+        };
+        Ok(CompiledAllow {
+            and: a.condition_and,
+            regexes: set(&a.regexes, "regexes")?,
+            target: a.regex_target,
+            paths: set(&a.paths, "paths")?,
+            stopwords: a
+                .stopwords
+                .iter()
+                .map(|s| s.to_ascii_lowercase().into_bytes())
+                .collect(),
+            commits: a.commits.iter().map(|c| c.to_ascii_lowercase()).collect(),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.regexes.is_none()
+            && self.paths.is_none()
+            && self.stopwords.is_empty()
+            && self.commits.is_empty()
+    }
+
+    /// Whether a candidate is allowed. `hit` gives the text for each regex target.
+    fn allows(
+        &self,
+        path: &str,
+        commit: Option<&str>,
+        secret: &[u8],
+        matched: &[u8],
+        line: &[u8],
+    ) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        let mut results: [Option<bool>; 4] = [None; 4];
+        if !self.commits.is_empty() {
+            results[0] = Some(commit.is_some_and(|c| {
+                let c = c.to_ascii_lowercase();
+                self.commits.contains(&c)
+            }));
+        }
+        if let Some(p) = &self.paths {
+            results[1] = Some(p.is_match(path.as_bytes()));
+        }
+        if let Some(r) = &self.regexes {
+            let text = match self.target {
+                RegexTarget::Secret => secret,
+                RegexTarget::Match => matched,
+                RegexTarget::Line => line,
+            };
+            results[2] = Some(r.is_match(text));
+        }
+        if !self.stopwords.is_empty() {
+            let lower = secret.to_ascii_lowercase();
+            results[3] = Some(self.stopwords.iter().any(|w| noise::contains(&lower, w)));
+        }
+        let mut defined = results.iter().flatten();
+        if self.and {
+            defined.all(|r| *r)
+        } else {
+            defined.any(|r| *r)
+        }
+    }
+
+    /// True when this allowlist can be decided from the path and commit alone and allows them.
+    fn allows_whole_file(&self, path: &str, commit: Option<&str>) -> bool {
+        if self.regexes.is_some() || !self.stopwords.is_empty() || self.is_empty() {
+            return false;
+        }
+        self.allows(path, commit, b"", b"", b"")
+    }
+}
+
+struct Compiled {
+    rule: Rule,
+    re: Option<LazyRegex>,
+    path: Option<Regex>,
+    allow: Vec<CompiledAllow>,
+    meta: Option<Meta>,
+    /// Lines of context around a keyword hit (custom rules get a default).
+    before: usize,
+    after: usize,
+}
 
 /// A compiled rule set, shareable across threads (`&self` scanning).
 pub struct Detector {
-    rules: Vec<(Rule, regex::bytes::Regex)>,
-    _global: Vec<Allowlist>,
+    rules: Vec<Compiled>,
+    ac: Option<AhoCorasick>,
+    /// Keyword pattern id → indices of the rules that carry that keyword.
+    by_keyword: Vec<Vec<u32>>,
+    /// Rules with a regex and no keyword: run over the whole content.
+    always: Vec<u32>,
+    /// Rules with only a path.
+    path_only: Vec<u32>,
+    global: Vec<CompiledAllow>,
 }
+
+/// Bytes of a very long line scanned either side of a keyword hit.
+const LONG_LINE_REACH: usize = 4096;
+/// Cap on how far a multi-line window reaches after the hit.
+const MULTILINE_REACH: usize = 64 * 1024;
 
 impl Detector {
     /// Compiles `rules` with the global allowlists. A rule whose regex does not compile is an error
     /// naming the rule.
     pub fn new(rules: Vec<Rule>, global: Vec<Allowlist>) -> anyhow::Result<Detector> {
-        let mut out = Vec::new();
-        for r in rules {
-            if let Some(re) = &r.regex {
-                let compiled = regex::bytes::Regex::new(re)
-                    .map_err(|e| anyhow::anyhow!("rule {}: bad regex: {e}", r.id))?;
-                out.push((r, compiled));
+        let mut compiled = Vec::with_capacity(rules.len());
+        let mut keywords: Vec<String> = Vec::new();
+        let mut by_keyword: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::new();
+        let mut path_only = Vec::new();
+        for rule in rules {
+            let idx = compiled.len() as u32;
+            let meta = super::rules::builtin_meta(&rule);
+            // Built-in regexes (tested to compile) are compiled on first use, so a small scan pays
+            // only for the rules whose keywords it meets; others are compiled now to report errors.
+            let re = match &rule.regex {
+                Some(src) => {
+                    let lazy = LazyRegex {
+                        src: src.clone(),
+                        cell: OnceLock::new(),
+                    };
+                    if meta.is_none() {
+                        let compiled = Regex::new(src).map_err(|e| {
+                            anyhow::anyhow!(
+                                "rule {}: regex does not compile: {e} — fix the rule's regex",
+                                rule.id
+                            )
+                        })?;
+                        let _ = lazy.cell.set(LazyRegex::with_name_group(compiled));
+                    }
+                    Some(lazy)
+                }
+                None => None,
+            };
+            let path = match &rule.path {
+                Some(src) => Some(Regex::new(src).map_err(|e| {
+                    anyhow::anyhow!(
+                        "rule {}: path regex does not compile: {e} — fix the rule's path",
+                        rule.id
+                    )
+                })?),
+                None => None,
+            };
+            if re.is_none() && path.is_none() {
+                anyhow::bail!(
+                    "rule {}: has neither a regex nor a path — give it at least one",
+                    rule.id
+                );
             }
+            let allow = rule
+                .allowlists
+                .iter()
+                .map(|a| CompiledAllow::new(a, &format!("rule {}", rule.id)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (before, after) = match meta {
+                Some(m) => (m.before as usize, m.after as usize),
+                None => (1, 1),
+            };
+            match (&re, rule.keywords.is_empty()) {
+                (None, _) => path_only.push(idx),
+                (Some(_), true) => always.push(idx),
+                (Some(_), false) => {
+                    for k in &rule.keywords {
+                        let k = k.to_ascii_lowercase();
+                        if k.is_empty() {
+                            continue;
+                        }
+                        let pos = match keywords.iter().position(|x| *x == k) {
+                            Some(p) => p,
+                            None => {
+                                keywords.push(k);
+                                by_keyword.push(Vec::new());
+                                keywords.len() - 1
+                            }
+                        };
+                        if !by_keyword[pos].contains(&idx) {
+                            by_keyword[pos].push(idx);
+                        }
+                    }
+                }
+            }
+            compiled.push(Compiled {
+                rule,
+                re,
+                path,
+                allow,
+                meta,
+                before,
+                after,
+            });
         }
+        // Leftmost-longest matching reports one keyword per position; a hit on a keyword triggers
+        // the rules of every keyword it contains (`_authtoken` also triggers `token` and `auth`).
+        let by_keyword: Vec<Vec<u32>> = keywords
+            .iter()
+            .map(|k| {
+                let mut rules: Vec<u32> = Vec::new();
+                for (j, other) in keywords.iter().enumerate() {
+                    if k.contains(other.as_str()) {
+                        for &r in &by_keyword[j] {
+                            if !rules.contains(&r) {
+                                rules.push(r);
+                            }
+                        }
+                    }
+                }
+                rules.sort_unstable();
+                rules
+            })
+            .collect();
+        let ac = if keywords.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&keywords)
+                    .map_err(|e| anyhow::anyhow!("cannot build the keyword automaton: {e}"))?,
+            )
+        };
+        let global = global
+            .iter()
+            .map(|a| CompiledAllow::new(a, "global allowlist"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Detector {
-            rules: out,
-            _global: global,
+            rules: compiled,
+            ac,
+            by_keyword,
+            always,
+            path_only,
+            global,
         })
     }
 
@@ -31,28 +331,479 @@ impl Detector {
         Detector::new(super::rules::builtin_rules(), Vec::new()).expect("built-in rules compile")
     }
 
+    /// Number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
     /// Scans one piece of content found at `path` (and, for history, in `commit`).
     pub fn scan(&self, path: &str, commit: Option<&str>, content: &[u8]) -> Vec<Finding> {
-        let _ = (path, commit);
-        let mut found = Vec::new();
-        for (rule, re) in &self.rules {
-            for m in re.find_iter(content) {
-                let s = String::from_utf8_lossy(m.as_bytes()).into_owned();
-                let line = content[..m.start()].iter().filter(|b| **b == b'\n').count() + 1;
-                found.push(Finding {
-                    rule_id: rule.id.clone(),
-                    description: rule.description.clone(),
-                    start_line: line,
-                    end_line: line,
-                    start_column: 1,
-                    end_column: 1,
-                    secret: s.clone(),
-                    matched: s,
+        let mut out: Vec<Raw> = Vec::new();
+        if self
+            .global
+            .iter()
+            .any(|g| g.allows_whole_file(path, commit))
+        {
+            return Vec::new();
+        }
+        // Per-rule state for this scan: how far windows reached, whether the path filter passed.
+        // Allocated on the first keyword hit: most files have none.
+        let n = self.rules.len();
+        let mut scanned_until: Vec<usize> = Vec::new();
+        let mut emitted_until: Vec<usize> = Vec::new();
+        let mut path_ok: Vec<u8> = Vec::new(); // 2 = unknown, 0 = no, 1 = yes
+        let mut locs: Vec<Option<CaptureLocations>> = Vec::new();
+        let init = |su: &mut Vec<usize>,
+                    eu: &mut Vec<usize>,
+                    po: &mut Vec<u8>,
+                    l: &mut Vec<Option<CaptureLocations>>| {
+            if su.is_empty() {
+                su.resize(n, 0);
+                eu.resize(n, 0);
+                po.resize(n, 2);
+                l.resize_with(n, || None);
+            }
+        };
+
+        for &ri in &self.path_only {
+            let c = &self.rules[ri as usize];
+            if c.path.as_ref().is_some_and(|p| p.is_match(path.as_bytes())) {
+                let f = Raw {
+                    rule: ri,
+                    start: 0,
+                    end: 0,
+                    secret: (0, 0),
                     entropy: 0.0,
-                    tags: rule.tags.clone(),
-                });
+                    path_only: true,
+                };
+                if !self.allowed(c, path, commit, content, &f) {
+                    out.push(f);
+                }
             }
         }
-        found
+
+        if let Some(ac) = &self.ac {
+            for m in ac.find_iter(content) {
+                init(
+                    &mut scanned_until,
+                    &mut emitted_until,
+                    &mut path_ok,
+                    &mut locs,
+                );
+                for &ri in &self.by_keyword[m.pattern().as_usize()] {
+                    let r = ri as usize;
+                    if m.start() < scanned_until[r] {
+                        continue;
+                    }
+                    if !self.path_passes(r, path, &mut path_ok) {
+                        scanned_until[r] = usize::MAX;
+                        continue;
+                    }
+                    let c = &self.rules[r];
+                    let (ws, we) = window(content, m.start(), m.end(), c.before, c.after);
+                    scanned_until[r] = we.max(m.end());
+                    self.run_rule(
+                        r,
+                        path,
+                        commit,
+                        content,
+                        ws,
+                        we,
+                        &mut emitted_until[r],
+                        &mut locs[r],
+                        &mut out,
+                    );
+                }
+            }
+        }
+        if !self.always.is_empty() {
+            init(
+                &mut scanned_until,
+                &mut emitted_until,
+                &mut path_ok,
+                &mut locs,
+            );
+        }
+        for &ri in &self.always {
+            let r = ri as usize;
+            if !self.path_passes(r, path, &mut path_ok) {
+                continue;
+            }
+            self.run_rule(
+                r,
+                path,
+                commit,
+                content,
+                0,
+                content.len(),
+                &mut emitted_until[r],
+                &mut locs[r],
+                &mut out,
+            );
+        }
+        self.finish(path, content, out)
+    }
+
+    fn path_passes(&self, r: usize, path: &str, cache: &mut [u8]) -> bool {
+        if cache[r] == 2 {
+            cache[r] = match &self.rules[r].path {
+                Some(p) => p.is_match(path.as_bytes()) as u8,
+                None => 1,
+            };
+        }
+        cache[r] == 1
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_rule(
+        &self,
+        r: usize,
+        path: &str,
+        commit: Option<&str>,
+        content: &[u8],
+        ws: usize,
+        we: usize,
+        emitted_until: &mut usize,
+        locs_slot: &mut Option<CaptureLocations>,
+        out: &mut Vec<Raw>,
+    ) {
+        let c = &self.rules[r];
+        let Some(lazy) = &c.re else { return };
+        let (re, name_group) = lazy.get();
+        let hay = &content[ws..we];
+        let locs = locs_slot.get_or_insert_with(|| re.capture_locations());
+        let mut at = 0;
+        while at <= hay.len() {
+            let Some(m) = re.captures_read_at(locs, hay, at) else {
+                break;
+            };
+            at = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            };
+            let (ms, me) = (ws + m.start(), ws + m.end());
+            if ms < *emitted_until {
+                continue;
+            }
+            let (ss, se) = secret_span(c.rule.secret_group, locs, (m.start(), m.end()));
+            if ss >= se {
+                continue;
+            }
+            let secret = &hay[ss..se];
+            let entropy = noise::shannon(secret);
+            if c.rule.entropy.is_some_and(|min| entropy < min) {
+                continue;
+            }
+            if let Some(v) = c.rule.validate
+                && !std::str::from_utf8(secret).is_ok_and(v)
+            {
+                continue;
+            }
+            if let Some(meta) = &c.meta {
+                let name = name_group
+                    .and_then(|g| locs.get(g))
+                    .map(|(a, b)| &hay[a..b])
+                    .unwrap_or(b"");
+                let cand = Candidate {
+                    secret,
+                    matched: m.as_bytes(),
+                    name,
+                    window: hay,
+                    secret_at: ss,
+                    path,
+                };
+                if !passes_noise(meta, &cand) {
+                    continue;
+                }
+            }
+            let f = Raw {
+                rule: r as u32,
+                start: ms,
+                end: me,
+                secret: (ws + ss, ws + se),
+                entropy,
+                path_only: false,
+            };
+            if self.allowed(c, path, commit, content, &f) {
+                continue;
+            }
+            *emitted_until = me;
+            out.push(f);
+        }
+    }
+
+    fn allowed(
+        &self,
+        c: &Compiled,
+        path: &str,
+        commit: Option<&str>,
+        content: &[u8],
+        f: &Raw,
+    ) -> bool {
+        let secret = &content[f.secret.0..f.secret.1];
+        let matched = &content[f.start..f.end];
+        let (ls, le) = line_bounds(content, f.start, f.end);
+        let line = &content[ls..le];
+        if !f.path_only && inline_allowed(line) {
+            return true;
+        }
+        c.allow
+            .iter()
+            .chain(self.global.iter())
+            .any(|a| a.allows(path, commit, secret, matched, line))
+    }
+
+    /// Within one cluster of overlapping findings: a generic finding yields to any specific finding
+    /// overlapping its secret, and of two findings with overlapping secrets the rule listed first
+    /// stays.
+    fn resolve(&self, cluster: &mut Vec<Raw>, out: &mut Vec<Raw>) {
+        let is_generic = |f: &Raw| {
+            self.rules[f.rule as usize]
+                .meta
+                .is_some_and(|m| m.kind == Kind::Generic)
+        };
+        let specific: Vec<(usize, usize)> = cluster
+            .iter()
+            .filter(|f| !is_generic(f))
+            .map(|f| (f.start, f.end))
+            .collect();
+        cluster.retain(|f| {
+            !is_generic(f)
+                || !specific
+                    .iter()
+                    .any(|&(s, e)| s < f.secret.1 && f.secret.0 < e)
+        });
+        cluster.sort_by_key(|f| f.rule);
+        let first = out.len();
+        for f in cluster.drain(..) {
+            let overlaps = out[first..]
+                .iter()
+                .any(|k| k.secret.0 < f.secret.1 && f.secret.0 < k.secret.1);
+            if !overlaps {
+                out.push(f);
+            }
+        }
+    }
+
+    fn finish(&self, path: &str, content: &[u8], raw: Vec<Raw>) -> Vec<Finding> {
+        let (mut files, mut spans): (Vec<Raw>, Vec<Raw>) =
+            raw.into_iter().partition(|f| f.path_only);
+        // Resolve overlaps within clusters of findings whose spans touch (usually one finding).
+        spans.sort_by_key(|f| f.start.min(f.secret.0));
+        let mut raw: Vec<Raw> = Vec::with_capacity(spans.len());
+        let mut cluster: Vec<Raw> = Vec::new();
+        let mut cluster_end = 0;
+        for f in spans {
+            let (s, e) = (f.start.min(f.secret.0), f.end.max(f.secret.1));
+            if !cluster.is_empty() && s >= cluster_end {
+                self.resolve(&mut cluster, &mut raw);
+            }
+            cluster_end = if cluster.is_empty() {
+                e
+            } else {
+                cluster_end.max(e)
+            };
+            cluster.push(f);
+        }
+        self.resolve(&mut cluster, &mut raw);
+        raw.append(&mut files);
+        raw.sort_by_key(|f| (f.start, f.rule));
+        // Findings are in offset order: count lines incrementally, not from the top each time.
+        let mut lines = LineCounter::default();
+        raw.into_iter()
+            .map(|f| {
+                let c = &self.rules[f.rule as usize];
+                if f.path_only {
+                    return Finding {
+                        rule_id: c.rule.id.clone(),
+                        description: c.rule.description.clone(),
+                        start_line: 0,
+                        end_line: 0,
+                        start_column: 0,
+                        end_column: 0,
+                        secret: String::new(),
+                        matched: format!("file detected: {path}"),
+                        entropy: 0.0,
+                        tags: c.rule.tags.clone(),
+                    };
+                }
+                let (start_line, start_column) = lines.line_col(content, f.start);
+                let last = if f.end > f.start { f.end - 1 } else { f.start };
+                let (end_line, end_column) = lines.clone().line_col(content, last);
+                Finding {
+                    rule_id: c.rule.id.clone(),
+                    description: c.rule.description.clone(),
+                    start_line,
+                    end_line,
+                    start_column,
+                    end_column,
+                    secret: String::from_utf8_lossy(&content[f.secret.0..f.secret.1]).into_owned(),
+                    matched: String::from_utf8_lossy(&content[f.start..f.end]).into_owned(),
+                    entropy: f.entropy,
+                    tags: c.rule.tags.clone(),
+                }
+            })
+            .collect()
     }
 }
+
+/// A rule's regex, compiled on first use (with the index of its `name` group).
+struct LazyRegex {
+    src: String,
+    cell: OnceLock<(Regex, Option<usize>)>,
+}
+
+impl LazyRegex {
+    fn with_name_group(re: Regex) -> (Regex, Option<usize>) {
+        let g = re.capture_names().position(|n| n == Some("name"));
+        (re, g)
+    }
+
+    fn get(&self) -> (&Regex, Option<usize>) {
+        let (re, g) = self.cell.get_or_init(|| {
+            Self::with_name_group(
+                Regex::new(&self.src).expect("built-in rule regexes compile (tested)"),
+            )
+        });
+        (re, *g)
+    }
+}
+
+/// A finding before it is turned into text: offsets into the content.
+struct Raw {
+    rule: u32,
+    start: usize,
+    end: usize,
+    secret: (usize, usize),
+    entropy: f64,
+    path_only: bool,
+}
+
+/// The secret's span within the haystack: the rule's group, else the first group that took part,
+/// else the whole match.
+fn secret_span(
+    group: Option<usize>,
+    locs: &CaptureLocations,
+    whole: (usize, usize),
+) -> (usize, usize) {
+    if let Some(g) = group {
+        return locs.get(g).unwrap_or((0, 0));
+    }
+    (1..locs.len()).find_map(|g| locs.get(g)).unwrap_or(whole)
+}
+
+fn passes_noise(meta: &Meta, c: &Candidate) -> bool {
+    match meta.kind {
+        Kind::Raw => {}
+        Kind::Token => {
+            if noise::is_placeholder(c.secret)
+                || noise::has_sequence(c.secret, 7)
+                || noise::has_short_period(c.secret)
+            {
+                return false;
+            }
+        }
+        Kind::Context => {
+            if noise::is_placeholder(c.secret)
+                || noise::is_reference(c.secret)
+                || noise::is_wordlike(c.secret)
+            {
+                return false;
+            }
+        }
+        Kind::Generic => {
+            if noise::is_lock_file(c.path)
+                || noise::is_placeholder(c.secret)
+                || noise::is_reference(c.secret)
+                || noise::is_wordlike(c.secret)
+                || noise::is_code_identifier(c.secret)
+                || noise::is_uuid(c.secret)
+                || noise::has_sequence(c.secret, 6)
+                || noise::after_digest_marker(c.window, c.secret_at)
+            {
+                return false;
+            }
+        }
+    }
+    meta.check.is_none_or(|f| f(c))
+}
+
+/// True when the line carries an inline allow comment.
+fn inline_allowed(line: &[u8]) -> bool {
+    let finder = |n: &[u8]| memchr::memmem::find(line, n).is_some();
+    memchr::memchr(b':', line).is_some()
+        && (finder(b"gitleaks:allow") || finder(b"stevedore:allow"))
+}
+
+/// Start and end (exclusive, without the newline) of the lines spanning `[start, end)`.
+fn line_bounds(content: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let ls = memchr::memrchr(b'\n', &content[..start]).map_or(0, |p| p + 1);
+    let from = end.max(start);
+    let le = memchr::memchr(b'\n', &content[from..]).map_or(content.len(), |p| from + p);
+    (ls, le)
+}
+
+/// The window a rule runs on around a keyword hit at `[hs, he)`: the hit's line widened by `before`
+/// and `after` lines, a very long line cut to a reach around the hit.
+fn window(content: &[u8], hs: usize, he: usize, before: usize, after: usize) -> (usize, usize) {
+    let mut ws = memchr::memrchr(b'\n', &content[..hs]).map_or(0, |p| p + 1);
+    for _ in 0..before {
+        if ws == 0 {
+            break;
+        }
+        ws = memchr::memrchr(b'\n', &content[..ws - 1]).map_or(0, |p| p + 1);
+    }
+    let mut we = memchr::memchr(b'\n', &content[he..]).map_or(content.len(), |p| he + p);
+    for _ in 0..after {
+        if we >= content.len() || we - he > MULTILINE_REACH {
+            break;
+        }
+        we = memchr::memchr(b'\n', &content[we + 1..]).map_or(content.len(), |p| we + 1 + p);
+    }
+    let reach = if after > 0 {
+        MULTILINE_REACH
+    } else {
+        LONG_LINE_REACH
+    };
+    if hs - ws > LONG_LINE_REACH.max(before * 512) {
+        ws = hs - LONG_LINE_REACH;
+    }
+    if we - he > reach {
+        we = he + reach;
+    }
+    (ws, we)
+}
+
+/// Line numbers of increasing offsets, counting newlines only since the previous offset.
+#[derive(Clone, Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: usize,
+}
+
+impl LineCounter {
+    /// 1-based line and 1-based byte column of `offset`; restarts from the top if `offset` went back.
+    fn line_col(&mut self, content: &[u8], offset: usize) -> (usize, usize) {
+        let offset = offset.min(content.len());
+        if offset < self.offset {
+            *self = LineCounter::default();
+        }
+        self.newlines += memchr::memchr_iter(b'\n', &content[self.offset..offset]).count();
+        self.offset = offset;
+        let col = offset - memchr::memrchr(b'\n', &content[..offset]).map_or(0, |p| p + 1) + 1;
+        (self.newlines + 1, col)
+    }
+}
+
+/// 1-based line and 1-based byte column of `offset`.
+#[cfg(test)]
+fn line_col(content: &[u8], offset: usize) -> (usize, usize) {
+    let before = &content[..offset.min(content.len())];
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let col = offset - memchr::memrchr(b'\n', before).map_or(0, |p| p + 1) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests;

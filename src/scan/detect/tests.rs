@@ -1,0 +1,414 @@
+//! Unit tests of the detector engine.
+
+use super::*;
+use crate::scan::rules::checks_for_tests::github_token;
+
+fn rule(id: &str, re: &str, kw: &[&str]) -> Rule {
+    Rule {
+        id: id.into(),
+        description: id.into(),
+        regex: Some(re.into()),
+        keywords: kw.iter().map(|s| s.to_string()).collect(),
+        ..Rule::default()
+    }
+}
+
+fn scan1(
+    rules: Vec<Rule>,
+    global: Vec<Allowlist>,
+    path: &str,
+    commit: Option<&str>,
+    text: &str,
+) -> Vec<Finding> {
+    Detector::new(rules, global)
+        .unwrap()
+        .scan(path, commit, text.as_bytes())
+}
+
+#[test]
+fn line_and_column_are_one_based_bytes() {
+    let text = "first line\nsecond tok_ABC123 here\n\nx tok_ZZZ999\n";
+    let f = scan1(
+        vec![rule("t", r"tok_[A-Z]{3}\d{3}", &["tok_"])],
+        vec![],
+        "a.txt",
+        None,
+        text,
+    );
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        (
+            f[0].start_line,
+            f[0].start_column,
+            f[0].end_line,
+            f[0].end_column
+        ),
+        (2, 8, 2, 17)
+    );
+    assert_eq!((f[1].start_line, f[1].start_column), (4, 3));
+    assert_eq!(f[0].secret, "tok_ABC123");
+    assert_eq!(f[0].matched, "tok_ABC123");
+}
+
+#[test]
+fn secret_group_first_group_or_whole_match() {
+    let text = "key=tok_ABC123;";
+    let whole = scan1(
+        vec![rule("t", r"key=tok_[A-Z]{3}\d{3}", &["tok_"])],
+        vec![],
+        "a",
+        None,
+        text,
+    );
+    assert_eq!(whole[0].secret, "key=tok_ABC123");
+    let first = scan1(
+        vec![rule("t", r"(key)=(tok_[A-Z]{3}\d{3})", &["tok_"])],
+        vec![],
+        "a",
+        None,
+        text,
+    );
+    assert_eq!(first[0].secret, "key");
+    let mut r = rule("t", r"(key)=(tok_[A-Z]{3}\d{3})", &["tok_"]);
+    r.secret_group = Some(2);
+    let second = scan1(vec![r], vec![], "a", None, text);
+    assert_eq!(second[0].secret, "tok_ABC123");
+    assert_eq!(second[0].matched, "key=tok_ABC123");
+}
+
+#[test]
+fn keywords_gate_rules_case_insensitively() {
+    let r = rule("t", r"[0-9]{6}", &["magic"]);
+    assert!(scan1(vec![r.clone()], vec![], "a", None, "value 123456\n").is_empty());
+    assert_eq!(
+        scan1(vec![r.clone()], vec![], "a", None, "MAGIC value 123456\n").len(),
+        1
+    );
+    // The keyword must be near: three lines away is out of a custom rule's window.
+    assert!(scan1(vec![r], vec![], "a", None, "magic\n\n\n\n123456\n").is_empty());
+}
+
+#[test]
+fn rules_without_keywords_run_everywhere() {
+    let f = scan1(
+        vec![rule("t", r"zz[0-9]{4}", &[])],
+        vec![],
+        "a",
+        None,
+        "a zz1234 b zz5678",
+    );
+    assert_eq!(f.len(), 2);
+}
+
+#[test]
+fn entropy_floor_and_path() {
+    let mut r = rule("t", r"v=([a-z0-9]{8})", &["v="]);
+    r.entropy = Some(2.5);
+    assert!(scan1(vec![r.clone()], vec![], "a", None, "v=aaaaaaaa").is_empty());
+    let f = scan1(vec![r.clone()], vec![], "a", None, "v=a1b2c3d4");
+    assert_eq!(f.len(), 1);
+    assert!((f[0].entropy - 3.0).abs() < 1e-9);
+    r.path = Some(r"\.env$".into());
+    assert!(scan1(vec![r.clone()], vec![], "x.txt", None, "v=a1b2c3d4").is_empty());
+    assert_eq!(
+        scan1(vec![r], vec![], "prod.env", None, "v=a1b2c3d4").len(),
+        1
+    );
+}
+
+#[test]
+fn path_only_rules_report_the_file() {
+    let r = Rule {
+        id: "p12".into(),
+        path: Some(r"\.p12$".into()),
+        ..Rule::default()
+    };
+    let f = scan1(vec![r.clone()], vec![], "certs/client.p12", None, "");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].rule_id, "p12");
+    assert!(scan1(vec![r], vec![], "certs/client.pem", None, "").is_empty());
+}
+
+fn allow_rule(a: Allowlist) -> Rule {
+    let mut r = rule("t", r"(?P<all>secret=([A-Za-z0-9]{10}))", &["secret="]);
+    r.secret_group = Some(2);
+    r.allowlists = vec![a];
+    r
+}
+
+const LINE: &str = "conf secret=Ab12Cd34Ef # note\n";
+
+#[test]
+fn allowlist_each_criterion() {
+    let hits = |a: Allowlist, path: &str, commit: Option<&str>| {
+        scan1(vec![allow_rule(a)], vec![], path, commit, LINE).len()
+    };
+    // Regex against the secret (default), the match and the line.
+    assert_eq!(
+        hits(
+            Allowlist {
+                regexes: vec!["^Ab12".into()],
+                ..Default::default()
+            },
+            "a",
+            None
+        ),
+        0
+    );
+    assert_eq!(
+        hits(
+            Allowlist {
+                regexes: vec!["^secret=".into()],
+                ..Default::default()
+            },
+            "a",
+            None
+        ),
+        1
+    );
+    let m = Allowlist {
+        regexes: vec!["^secret=".into()],
+        regex_target: RegexTarget::Match,
+        ..Default::default()
+    };
+    assert_eq!(hits(m, "a", None), 0);
+    let l = Allowlist {
+        regexes: vec!["# note".into()],
+        regex_target: RegexTarget::Line,
+        ..Default::default()
+    };
+    assert_eq!(hits(l, "a", None), 0);
+    // Paths.
+    let p = Allowlist {
+        paths: vec![r"^test/".into()],
+        ..Default::default()
+    };
+    assert_eq!(hits(p.clone(), "test/a.py", None), 0);
+    assert_eq!(hits(p, "src/a.py", None), 1);
+    // Stopwords, case-insensitive.
+    assert_eq!(
+        hits(
+            Allowlist {
+                stopwords: vec!["cd34".into()],
+                ..Default::default()
+            },
+            "a",
+            None
+        ),
+        0
+    );
+    assert_eq!(
+        hits(
+            Allowlist {
+                stopwords: vec!["zzzz".into()],
+                ..Default::default()
+            },
+            "a",
+            None
+        ),
+        1
+    );
+    // Commits.
+    let c = Allowlist {
+        commits: vec!["abc123".into()],
+        ..Default::default()
+    };
+    assert_eq!(hits(c.clone(), "a", Some("ABC123")), 0);
+    assert_eq!(hits(c.clone(), "a", Some("def456")), 1);
+    assert_eq!(hits(c, "a", None), 1);
+}
+
+#[test]
+fn allowlist_and_or_condition() {
+    let both = |and: bool, path: &str| {
+        let a = Allowlist {
+            condition_and: and,
+            paths: vec![r"^test/".into()],
+            stopwords: vec!["ab12".into()],
+            ..Default::default()
+        };
+        scan1(vec![allow_rule(a)], vec![], path, None, LINE).len()
+    };
+    // OR: either criterion allows.
+    assert_eq!(both(false, "src/a"), 0);
+    // AND: the stopword matches but the path does not.
+    assert_eq!(both(true, "src/a"), 1);
+    assert_eq!(both(true, "test/a"), 0);
+}
+
+#[test]
+fn global_allowlists_apply_to_every_rule() {
+    let r = allow_rule(Allowlist::default());
+    let g = Allowlist {
+        paths: vec![r"vendor/".into()],
+        ..Default::default()
+    };
+    assert!(scan1(vec![r.clone()], vec![g.clone()], "vendor/x", None, LINE).is_empty());
+    assert_eq!(scan1(vec![r], vec![g], "src/x", None, LINE).len(), 1);
+}
+
+#[test]
+fn inline_allow_comments() {
+    let r = allow_rule(Allowlist::default());
+    assert!(
+        scan1(
+            vec![r.clone()],
+            vec![],
+            "a",
+            None,
+            "secret=Ab12Cd34Ef # gitleaks:allow\n"
+        )
+        .is_empty()
+    );
+    assert!(
+        scan1(
+            vec![r.clone()],
+            vec![],
+            "a",
+            None,
+            "secret=Ab12Cd34Ef // stevedore:allow\n"
+        )
+        .is_empty()
+    );
+    // Only the finding's own line.
+    assert_eq!(
+        scan1(
+            vec![r],
+            vec![],
+            "a",
+            None,
+            "# stevedore:allow\nsecret=Ab12Cd34Ef\n"
+        )
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn bad_regex_names_the_rule() {
+    let err = Detector::new(vec![rule("broken-rule", "(", &["x"])], vec![])
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("broken-rule"), "{err}");
+}
+
+#[test]
+fn github_checksum_valid_and_invalid() {
+    let d = Detector::builtin();
+    let good = github_token("ghp_", 7);
+    let f = d.scan("a.txt", None, format!("token: {good}\n").as_bytes());
+    assert!(
+        f.iter()
+            .any(|f| f.rule_id == "github-pat" && f.secret == good),
+        "{f:?}"
+    );
+    // Break the checksum: a bare token is no longer reported as a GitHub PAT.
+    let mut bad = good.clone();
+    let last = if bad.ends_with('A') { "B" } else { "A" };
+    bad.replace_range(bad.len() - 1.., last);
+    let f = d.scan("a.txt", None, format!("see {bad}\n").as_bytes());
+    assert!(f.iter().all(|f| f.rule_id != "github-pat"), "{f:?}");
+}
+
+#[test]
+fn builtin_ignores_placeholders_and_references() {
+    let d = Detector::builtin();
+    for text in [
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+        "api_key = \"<your-key>\"\n",
+        "api_key = \"your_api_key_here\"\n",
+        "password: changeme\n",
+        "password: ${DB_PASSWORD}\n",
+        "password: \"{{ .Values.db.password }}\"\n",
+        "token = $(cat /run/secrets/token)\n",
+        "api_key = env('API_KEY')\n",
+        "secret = os.environ['SECRET']\n",
+        "const apiToken = process.env.API_TOKEN;\n",
+        "STRIPE_KEY=pk_live_51Hc8aLKcR3b9VQm0dS7Xz2\n",
+    ] {
+        let f = d.scan("config.txt", None, text.as_bytes());
+        assert!(f.is_empty(), "{text:?} -> {f:?}");
+    }
+}
+
+#[test]
+fn detector_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Detector>();
+}
+
+#[test]
+fn github_published_example_checksum_verifies() {
+    // The example token from the description of GitHub's token format.
+    let d = Detector::builtin();
+    let f = d.scan("a", None, b"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\n");
+    assert!(f.iter().any(|f| f.rule_id == "github-pat"), "{f:?}");
+    let f = d.scan("a", None, b"ghp_zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ0mLq18\n");
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn multi_line_private_key_spans_lines() {
+    let body: String = (0..6)
+        .map(|i| format!("MIIEow{i}AgEAAoIBAQC7vbqajDw4o6gJy8UtmIbkcpnkO3Kwc4qsEnSZp/TR+fQi\n"))
+        .collect();
+    let text = format!(
+        "# deploy key\n-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\n"
+    );
+    let f = Detector::builtin().scan("id_rsa", None, text.as_bytes());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule_id, "private-key");
+    assert_eq!((f[0].start_line, f[0].start_column), (2, 1));
+    assert_eq!(f[0].end_line, 9);
+    // An empty or placeholder body is not a key.
+    let f = Detector::builtin().scan(
+        "a",
+        None,
+        b"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n",
+    );
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn public_and_publishable_keys_are_not_findings() {
+    let d = Detector::builtin();
+    for text in [
+        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n",
+        "const stripe = Stripe('pk_live_51HcBxyLKcR3b9VQm0dS7Xz2aBcDeFgHiJk');\n",
+        "commit: 9a038989604e8da62ecddbe2094b16ce1b778be1\n",
+        "request_id = \"e8e4df51-2054-49b0-ab1c-516ac95c691d\"\n",
+        "\"integrity\": \"sha512-Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqw==\"\n",
+    ] {
+        let f = d.scan("x.txt", None, text.as_bytes());
+        assert!(f.is_empty(), "{text:?} -> {f:?}");
+    }
+}
+
+#[test]
+fn incremental_line_counting_matches_direct_counting() {
+    let text = b"a\nbb\n\nccc tok\nx";
+    let mut lc = LineCounter::default();
+    for off in [0, 2, 3, 5, 6, 10, 11, 4, 15] {
+        assert_eq!(lc.line_col(text, off), line_col(text, off), "offset {off}");
+    }
+}
+
+#[test]
+fn many_findings_in_a_large_file_are_fast_and_numbered() {
+    // 20,000 findings: line numbers must not cost a pass from the top for each one.
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("x{i} tok_ABC{:03}\n", i % 1000));
+    }
+    let f = scan1(
+        vec![rule("t", r"tok_[A-Z]{3}\d{3}", &["tok_"])],
+        vec![],
+        "a",
+        None,
+        &text,
+    );
+    assert_eq!(f.len(), 20_000);
+    assert_eq!(f[19_999].start_line, 20_000);
+}

@@ -1,0 +1,4 @@
+#!/bin/sh
+export HEROKU_API_KEY=HRKU-AA7IV2SLAKJtDrRFuSF38P_C-DPpVsdb_UY4ebt9u6N-wS768gnjzwfJP5Bf
+export ALIBABA_CLOUD_ACCESS_KEY_ID=LTAIBSe9G0uez17bnEyJY0HX
+heroku releases -a billing

@@ -1,0 +1,4 @@
+Rails.application.configure do
+  config.secret_key_base = "03941514316396edd91fd21dc3f54622e345687945818a97e1ea5db8740a527c14de4b3bf03731589573d4b8b2325a1a5889211cdb19cb02c8fa84fd9df79720"
+  config.x.shopify.access_token = "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"
+end

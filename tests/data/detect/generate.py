@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""Writes the labelled detection corpus: realistic files holding fake secrets of real formats
+(random, with correct checksums where the format has one) and look-alike files that hold none.
+Run once from this directory; the output is committed. Seeded, so reruns give the same files."""
+import base64, random, string, zlib, os, json
+
+R = random.Random(20261127)
+A62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+AN = string.ascii_letters + string.digits
+
+def rnd(n, alphabet=AN):
+    return ''.join(R.choice(alphabet) for _ in range(n))
+
+def b62(n, width=6):
+    out = ''
+    while n:
+        out = A62[n % 62] + out
+        n //= 62
+    return out.rjust(width, '0')
+
+def checksummed(prefix):
+    body = rnd(30)
+    return prefix + body + b62(zlib.crc32(body.encode()) & 0xffffffff)
+
+hexd = '0123456789abcdef'
+def uuid():
+    h = rnd(32, hexd)
+    return f'{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}'
+
+def b64(n):
+    return base64.b64encode(bytes(R.getrandbits(8) for _ in range(n))).decode()
+
+def pem(kind):
+    body = b64(900)
+    lines = '\n'.join(body[i:i+64] for i in range(0, len(body), 64))
+    return f'-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n'
+
+def jwt():
+    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip('=')
+    return enc({"alg": "HS256", "typ": "JWT"}) + '.' + enc({"sub": rnd(12), "iat": 1700000000}) + '.' + rnd(43, AN + '-_')
+
+files = {}
+expected = {}
+
+def put(name, text, rules):
+    files[name] = text
+    expected[name] = rules
+
+aws_id = 'AKIA' + rnd(16, string.ascii_uppercase + '234567')
+aws_secret = rnd(40, AN + '/+')
+put('python/settings.py', f'''"""Django settings for the billing service."""
+import os
+
+DEBUG = False
+ALLOWED_HOSTS = ["billing.internal"]
+
+SECRET_KEY = "django-insecure-{rnd(50, string.ascii_lowercase + string.digits + '!@#%^&*(-_=+)')}"
+
+AWS_ACCESS_KEY_ID = "{aws_id}"
+AWS_SECRET_ACCESS_KEY = "{aws_secret}"
+
+STRIPE_SECRET_KEY = "sk_live_{rnd(99)}"
+DATABASES = {{"default": {{"ENGINE": "django.db.backends.postgresql", "NAME": "billing"}}}}
+''', ['aws-access-key-id', 'aws-secret-access-key', 'django-secret-key', 'stripe-access-token'])
+
+put('js/config.js', f'''// Integration settings, loaded at boot.
+module.exports = {{
+  github: {{ owner: "acme", token: "{checksummed('ghp_')}" }},
+  slack: {{ botToken: "xoxb-{rnd(12, string.digits)}-{rnd(13, string.digits)}-{rnd(24)}" }},
+  openai: {{ apiKey: "sk-proj-{rnd(74, AN + '_-')}T3BlbkFJ{rnd(74, AN + '_-')}" }},
+  retries: 3,
+}};
+''', ['github-pat', 'slack-bot-token', 'openai-api-key'])
+
+put('ts/client.ts', f'''import Anthropic from "@anthropic-ai/sdk";
+
+const ANTHROPIC_KEY = "sk-ant-api03-{rnd(93, AN + '_-')}AA";
+export const client = new Anthropic({{ apiKey: ANTHROPIC_KEY }});
+
+export const HF_TOKEN: string = "hf_{rnd(34, string.ascii_letters)}";
+''', ['anthropic-api-key', 'huggingface-access-token'])
+
+put('go/main.go', f'''package main
+
+import "fmt"
+
+const gitlabToken = "glpat-{rnd(20, AN + '_-')}"
+
+func main() {{
+	sendgrid := "SG.{rnd(22, AN + '_-')}.{rnd(43, AN + '_-')}"
+	fmt.Println(len(gitlabToken), len(sendgrid))
+}}
+''', ['gitlab-pat', 'sendgrid-api-token'])
+
+put('java/App.java', f'''package com.acme;
+
+public class App {{
+    // Service-to-service session issued by the auth server.
+    private static final String SESSION = "{jwt()}";
+    private static final String DATADOG_API_KEY = "{rnd(32, hexd)}";
+
+    public static void main(String[] args) {{
+        System.out.println(SESSION.length() + DATADOG_API_KEY.length());
+    }}
+}}
+''', ['datadog-access-token', 'jwt'])
+
+put('ruby/secrets.rb', f'''Rails.application.configure do
+  config.secret_key_base = "{rnd(128, hexd)}"
+  config.x.shopify.access_token = "shpat_{rnd(32, hexd)}"
+end
+''', ['rails-secret-key-base', 'shopify-access-token'])
+
+put('php/mail.php', f'''<?php
+return [
+    'mailgun' => [
+        'domain' => 'mg.acme.example',
+        'secret' => 'key-{rnd(32, hexd)}',
+    ],
+    'square' => ['token' => 'EAAA{rnd(60, AN + '_-')}'],
+];
+''', ['mailgun-private-api-token', 'square-access-token'])
+
+put('k8s/db-secret.yaml', f'''apiVersion: v1
+kind: Secret
+metadata:
+  name: db-credentials
+  namespace: billing
+type: Opaque
+data:
+  password: {base64.b64encode(rnd(20).encode()).decode()}
+''', ['kubernetes-secret-yaml'])
+
+put('app/.env', f'''APP_NAME=billing
+APP_ENV=production
+APP_KEY=base64:{base64.b64encode(bytes(R.getrandbits(8) for _ in range(32))).decode()}
+DATABASE_URL=postgres://billing:{rnd(18)}@db.internal:5432/billing
+ZULIP_API_KEY={rnd(32)}
+LOG_LEVEL=info
+''', ['laravel-app-key', 'url-credentials', 'zulip-api-key'])
+
+sa_key = pem('PRIVATE KEY').replace('\n', '\\n')
+put('gcp/service-account.json', json.dumps({
+    "type": "service_account",
+    "project_id": "acme-billing",
+    "private_key_id": rnd(40, hexd),
+    "private_key": "PLACEHOLDER",
+    "client_email": "deployer@acme-billing.iam.gserviceaccount.com",
+}, indent=2).replace('"PLACEHOLDER"', '"' + sa_key + '"') + '\n', ['gcp-service-account-key'])
+
+put('config/app.toml', f'''[server]
+port = 8080
+
+[payments]
+api_token = "{rnd(40)}"
+''', ['generic-api-key'])
+
+put('web/.npmrc', f'''registry=https://registry.npmjs.org/
+//registry.npmjs.org/:_authToken={checksummed('npm_')}
+''', ['npm-access-token'])
+
+put('scripts/deploy.sh', f'''#!/bin/sh
+set -eu
+curl -sf -u deployer:{rnd(16)} https://artifacts.acme.example/upload -T build.tar
+echo "{'dckr_pat_' + rnd(27, AN + '_-')}" | docker login -u acme --password-stdin
+''', ['curl-auth-user', 'dockerhub-pat'])
+
+put('docker/Dockerfile', f'''FROM python:3.12-slim
+ENV PIP_INDEX_URL=https://pypi.org/simple
+ARG PYPI_TOKEN=pypi-AgEIcHlwaS5vcmc{rnd(70, AN + '_-')}
+RUN pip install --no-cache-dir acme-billing
+''', ['pypi-upload-token'])
+
+put('infra/main.tf', f'''provider "digitalocean" {{
+  token = "dop_v1_{rnd(64, hexd)}"
+}}
+
+resource "azurerm_mssql_server" "db" {{
+  name                         = "billing-db"
+  administrator_login          = "billing"
+  administrator_login_password = "{rnd(20)}"
+}}
+''', ['digitalocean-pat', 'hashicorp-tf-password'])
+
+put('bots/zuliprc', f'''[api]
+email=deploy-bot@acme.zulipchat.com
+key={rnd(32)}
+site=https://acme.zulipchat.com
+''', ['zulip-api-key-zuliprc'])
+
+put('keys/id_rsa', pem('RSA PRIVATE KEY'), ['private-key'])
+put('keys/deploy_ed25519', pem('OPENSSH PRIVATE KEY'), ['private-key'])
+
+put('ci/gitlab-ci.yml', f'''stages: [release]
+variables:
+  RUNNER_TOKEN: "glrt-{rnd(20, AN + '_-')}"
+  VAULT_TOKEN: "hvs.{rnd(90, AN + '_-')}"
+release:
+  script: ["stevedore release"]
+''', ['gitlab-runner-authentication-token', 'vault-service-token'])
+
+put('docs/storage.md', f'''# Storage
+
+The reporting job reads blobs with this connection string:
+
+    DefaultEndpointsProtocol=https;AccountName=acmereports;AccountKey={b64(64)};EndpointSuffix=core.windows.net
+''', ['azure-storage-account-key'])
+
+put('keys/backup.age', f'''# created: 2026-01-01T00:00:00Z
+# public key: age1{rnd(58, 'qpzry9x8gf2tvdw0s3jn54khce6mua7l')}
+AGE-SECRET-KEY-1{rnd(58, 'QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L')}
+''', ['age-secret-key'])
+
+put('gitlab/tokens.env', f"""# Tokens used by the release tooling (fake, for tests).
+DEPLOY_TOKEN=gldt-{rnd(20, AN + '_-')}
+TRIGGER_TOKEN=glptt-{rnd(40, hexd)}
+FEED=glft-{rnd(20, AN + '_-')}
+INCOMING_MAIL=glimt-{rnd(25, AN + '_-')}
+SCIM=glsoat-{rnd(20, AN + '_-')}
+JOB=glcbt-1f_{rnd(20, AN + '_-')}
+OAUTH_APP=gloas-{rnd(64, AN + '_-')}
+AGENT=glagent-{rnd(50, AN + '_-')}
+REGISTRATION=GR1348941{rnd(20, AN + '_-')}
+FLAGS=glffct-{rnd(20, AN + '_-')}
+""", ['gitlab-cicd-job-token', 'gitlab-deploy-token', 'gitlab-feature-flag-client-token', 'gitlab-feed-token',
+      'gitlab-incoming-mail-token', 'gitlab-kubernetes-agent-token', 'gitlab-oauth-app-secret', 'gitlab-ptt',
+      'gitlab-runner-registration-token', 'gitlab-scim-token'])
+
+put('chat/notify.py', f"""import requests
+
+TELEGRAM_BOT = "{R.randint(100000000, 999999999)}:AA{rnd(33, AN + '_-')}"
+DISCORD_HOOK = "https://discord.com/api/webhooks/{R.randint(10**17, 10**18)}/{rnd(68, AN + '_-')}"
+SLACK_HOOK = "https://hooks.slack.com/services/T{rnd(10, string.ascii_uppercase + string.digits)}/B{rnd(10, string.ascii_uppercase + string.digits)}/{rnd(24)}"
+twilio_auth_token = "{rnd(32, hexd)}"
+
+def notify(text):
+    requests.post(SLACK_HOOK, json={{"text": text}}, timeout=5)
+""", ['discord-webhook-url', 'slack-webhook-url', 'telegram-bot-api-token', 'twilio-auth-token'])
+
+put('observability/agent.yaml', f"""grafana:
+  url: https://acme.grafana.net
+  token: glsa_{rnd(32)}_{rnd(8, hexd)}
+cloud:
+  access_policy: glc_{rnd(80, AN + '+/')}
+sentry:
+  dsn: https://{rnd(32, hexd)}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}
+newrelic:
+  api_key: NRAK-{rnd(27, string.ascii_uppercase + string.digits)}
+""", ['grafana-cloud-api-token', 'grafana-service-account-token', 'newrelic-user-api-key', 'sentry-dsn'])
+
+put('ai/.env', f"""GROQ_API_KEY=gsk_{rnd(52)}
+REPLICATE_API_TOKEN=r8_{rnd(37)}
+PERPLEXITY_API_KEY=pplx-{rnd(48)}
+HF_ORG_TOKEN=api_org_{rnd(34, string.ascii_letters)}
+""", ['groq-api-key', 'huggingface-organization-api-token', 'perplexity-api-key', 'replicate-api-token'])
+
+put('azure/appsettings.json', json.dumps({
+    "AzureAd": {"Instance": "https://login.microsoftonline.com/", "ClientId": uuid(),
+                "ClientSecret": rnd(3, AN) + "8Q~" + rnd(34, AN + '_~.-')},
+    "Reports": {"BlobUrl": "https://acmereports.blob.core.windows.net/exports?sv=2022-11-02&ss=b&srt=o&sp=r&se=2026-12-31T00:00:00Z&sig=" + b64(32).replace('=', '%3D')},
+}, indent=2) + '\n', ['azure-ad-client-secret', 'azure-sas-token'])
+
+put('keys/deploy.ppk', 'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy@ci\nPublic-Lines: 2\n' + b64(51) + '\n' + b64(10) + '\nPrivate-Lines: 1\n' + b64(48) + '\nPrivate-MAC: ' + rnd(64, hexd) + '\n', ['putty-private-key'])
+
+put('keys/signing.asc', pem('PGP PRIVATE KEY BLOCK'), ['pgp-private-key-block'])
+
+put('cloud/heroku.sh', f"""#!/bin/sh
+export HEROKU_API_KEY=HRKU-AA{rnd(58, AN + '_-')}
+export ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI{rnd(20)}
+heroku releases -a billing
+""", ['alibaba-access-key-id', 'heroku-api-key-v2'])
+
+# ---- look-alikes: no findings expected ----
+put('negative/placeholders.py', '''# Examples from the docs: none of these are secrets.
+AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+GITHUB_TOKEN = "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+api_key = "<your-key>"
+api_token = "your_api_key_here"
+password = "changeme"
+db_password = "${DB_PASSWORD}"
+secret = os.environ["APP_SECRET"]
+token = os.getenv("API_TOKEN")
+client_secret = "****************"
+''', [])
+
+put('negative/templates.yaml', '''apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+data:
+  password: "{{ .Values.db.password }}"
+  api_key: $(cat /run/secrets/api_key)
+  token: ${API_TOKEN}
+  auth_token: env('AUTH_TOKEN')
+''', [])
+
+put('negative/server.js', '''const apiToken = process.env.API_TOKEN;
+const secretKey = config.get("secretKey");
+const stripe = require("stripe")(process.env.STRIPE_SECRET_KEY);
+const publishableKey = "pk_live_''' + rnd(99) + '''";
+''', [])
+
+put('negative/package-lock.json', json.dumps({
+    "name": "web", "lockfileVersion": 3, "packages": {
+        "node_modules/left-pad": {
+            "version": "1.3.0",
+            "resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz",
+            "integrity": "sha512-" + b64(64),
+        },
+        "node_modules/token-stream": {
+            "version": "1.0.0",
+            "integrity": "sha512-" + b64(64),
+        },
+    }}, indent=2) + '\n', [])
+
+put('negative/go.sum', '\n'.join(
+    f'github.com/acme/{n} v1.{i}.0 h1:{b64(32)}' for i, n in enumerate(['auth', 'token', 'secretstore'])) + '\n', [])
+
+put('negative/Cargo.lock', ''.join(f'''[[package]]
+name = "{n}"
+version = "0.{i}.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "{rnd(64, hexd)}"
+
+''' for i, n in enumerate(['keyring', 'token-parser', 'secret-service'])), [])
+
+put('negative/public.pem', '-----BEGIN PUBLIC KEY-----\n' + '\n'.join(b64(294)[i:i+64] for i in range(0, 392, 64)) + '\n-----END PUBLIC KEY-----\n', [])
+
+put('negative/authorized_keys', f'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{rnd(43)} deploy@ci\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ{rnd(300, AN + "+/")} ops@laptop\n', [])
+
+put('negative/ids.yaml', f'''release:
+  commit: {rnd(40, hexd)}
+  image: registry.acme.example/billing@sha256:{rnd(64, hexd)}
+  request_id: {uuid()}
+  tenant_key_id: {uuid()}
+  idempotency_key: {uuid()}
+  checksum: sha256:{rnd(64, hexd)}
+''', [])
+
+put('negative/keys.rs', '''use std::collections::HashMap;
+
+/// Counts tokens per key.
+pub fn count(tokens: &[String]) -> HashMap<&str, usize> {
+    let mut by_key = HashMap::new();
+    for token in tokens {
+        let key = token.as_str();
+        *by_key.entry(key).or_insert(0) += 1;
+    }
+    let primary_key = "users_pkey_idx_v2";
+    let _sort_key = format!("{primary_key}:{}", by_key.len());
+    by_key
+}
+''', [])
+
+put('negative/test_fixtures.py', '''import pytest
+
+@pytest.fixture
+def fake_credentials():
+    return {"username": "alice", "password": "password", "token": "dummy-token-for-tests"}
+
+def test_login(client, fake_credentials):
+    assert client.login(**fake_credentials)
+''', [])
+
+put('negative/allowed.env', f'''# A deliberate test key, allowed inline.
+TEST_API_TOKEN={rnd(40)} # stevedore:allow
+LEGACY_SECRET={rnd(40)} # gitleaks:allow
+''', [])
+
+put('negative/docs.md', '''Set `GITLAB_TOKEN` to a personal access token (it starts with `glpat-`), and
+`SLACK_WEBHOOK` to `https://hooks.slack.com/services/T000/B000/XXXX`.
+Connect with `postgres://user:password@localhost:5432/app` in development.
+''', [])
+
+here = os.path.dirname(os.path.abspath(__file__))
+for name, text in files.items():
+    p = os.path.join(here, 'files', name)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, 'w') as f:
+        f.write(text)
+with open(os.path.join(here, 'expected.toml'), 'w') as f:
+    f.write('# File (under files/) -> the rule ids the built-in detector must report there, sorted.\n')
+    f.write('# Written by generate.py; every file listed with [] must yield no finding at all.\n\n')
+    for name in sorted(expected):
+        rules = ', '.join(f'"{r}"' for r in sorted(expected[name]))
+        f.write(f'"{name}" = [{rules}]\n')
