@@ -20,7 +20,10 @@ impl Detector {
                 out.push((r, compiled));
             }
         }
-        Ok(Detector { rules: out, _global: global })
+        Ok(Detector {
+            rules: out,
+            _global: global,
+        })
     }
 
     /// The built-in rule set, compiled.
