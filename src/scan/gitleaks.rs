@@ -479,6 +479,30 @@ stopwords = ["Example"]
     }
 
     #[test]
+    fn extend_path_merges_rules_from_the_base_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[[rules]]\nid = \"base-rule\"\nregex = '''base_[0-9]{8}'''\nkeywords = [\"base_\"]\n[[rules]]\nid = \"dropped\"\nregex = '''x{9}'''\n",
+        )
+        .unwrap();
+        let top = dir.path().join(".gitleaks.toml");
+        std::fs::write(
+            &top,
+            "[extend]\npath = \"base.toml\"\ndisabledRules = [\"dropped\"]\n[[rules]]\nid = \"base-rule\"\nentropy = 3.0\n[rules.allowlist]\nstopwords = [\"dummy\"]\n",
+        )
+        .unwrap();
+        let l = load(&top).unwrap();
+        assert_eq!(l.rules.len(), 1);
+        let r = &l.rules[0];
+        assert_eq!(r.regex.as_deref(), Some("base_[0-9]{8}"));
+        assert_eq!(r.entropy, Some(3.0));
+        assert_eq!(r.allowlists.len(), 1);
+        std::fs::write(&top, "[extend]\nurl = \"https://x.test/g.toml\"\n").unwrap();
+        assert!(crate::exit::render(&load(&top).unwrap_err()).contains("extend"));
+    }
+
+    #[test]
     fn without_use_default_only_own_rules() {
         let text = "[[rules]]\nid = \"only\"\nregex = '''only_[0-9]{8}'''\n";
         let l = parse_str(text, Path::new("g.toml")).unwrap();
