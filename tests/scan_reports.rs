@@ -419,3 +419,61 @@ paths = ['''^src/''']
         "{found:?}"
     );
 }
+
+#[test]
+fn a_real_world_gitleaks_file_is_read_unchanged() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/scan/gitleaks-team.toml");
+    let loaded = stevedore::scan::gitleaks::load(&data).unwrap_or_else(|e| panic!("{e:#}"));
+    let ids: Vec<&str> = loaded.rules.iter().map(|r| r.id.as_str()).collect();
+    for want in [
+        "acme-internal-token",
+        "acme-db-url",
+        "acme-legacy-header",
+        "keystore-file",
+        "terraform-state",
+    ] {
+        assert!(ids.contains(&want), "{want} in {ids:?}");
+    }
+    // useDefault brought the built-in rules.
+    assert!(ids.contains(&"aws-access-key-id"), "{ids:?}");
+    assert!(!ids.contains(&"generic-api-key"));
+    let legacy = loaded
+        .rules
+        .iter()
+        .find(|r| r.id == "acme-legacy-header")
+        .unwrap();
+    assert!(
+        legacy
+            .regex
+            .as_deref()
+            .unwrap()
+            .starts_with(r"X\-Acme\-Auth: "),
+        "{legacy:?}"
+    );
+    assert_eq!(legacy.allowlists.len(), 1, "targetRules attached");
+    assert_eq!(loaded.global.len(), 1);
+    let token = loaded
+        .rules
+        .iter()
+        .find(|r| r.id == "acme-internal-token")
+        .unwrap();
+    assert_eq!(token.allowlists.len(), 2);
+    assert!(token.allowlists[1].condition_and);
+
+    // Through the CLI: --config pointing at it, a custom-rule finding and a built-in one.
+    let r = Repo::new();
+    r.write(
+        "svc/main.go",
+        format!("const tok = \"acme_live_k3j5h7g9f2d4s6a8q1w3e5r7\"\nconst aws = \"{KEY_C}\"\n"),
+    );
+    r.commit("svc", ANN);
+    let found = rules_found(&r, &["--config", data.to_str().unwrap()]);
+    assert!(
+        found.contains(&pair("aws-access-key-id", "svc/main.go")),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&pair("acme-internal-token", "svc/main.go")),
+        "{found:?}"
+    );
+}
