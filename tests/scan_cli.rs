@@ -447,3 +447,26 @@ fn bad_configuration_exits_2_naming_file_line_or_rule() {
         "{err}"
     );
 }
+
+#[test]
+fn a_secret_merged_from_a_branch_is_attributed_to_the_branch_commit() {
+    let r = Repo::new();
+    r.write("a.txt", "a\n");
+    r.commit("base", ANN);
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.write("f.py", py_with_key(KEY_A, 1));
+    let on_branch = r.commit("feature adds key", BOB);
+    r.git(&["checkout", "-q", "main"]);
+    r.write("b.txt", "b\n");
+    r.commit("main moves on", ANN);
+    r.git(&["merge", "-q", "--no-edit", "feature"]);
+    // [scan] history = true and exit_code from the file.
+    r.write("stevedore.toml", "[scan]\nhistory = true\nexit_code = 5\n");
+    let (code, out, err) = scan(&r, &["--report-format", "json", "--report-path", "m.json"]);
+    assert_eq!(code, 5, "{out}\n{err}");
+    let rep = r.json("m.json");
+    assert_eq!(rep.as_array().unwrap().len(), 1, "{rep:#}");
+    assert_eq!(rep[0]["Commit"], on_branch.as_str());
+    assert_eq!(rep[0]["Author"], "Bob Builder");
+    assert_eq!(r.facts()["commits_scanned"], 4);
+}
