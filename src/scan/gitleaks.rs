@@ -347,7 +347,11 @@ fn allowlist(a: &RawAllowlist) -> Result<Allowlist, String> {
 /// Translates a Go RE2 pattern and checks that it compiles; the error says what to change.
 fn check_regex(re: &str) -> Result<String, String> {
     let t = translate_re2(re)?;
-    regex::Regex::new(&t).map_err(|e| {
+    // Generous size limit: the detector decides its own; this check is about syntax.
+    regex::RegexBuilder::new(&t)
+        .size_limit(256 << 20)
+        .build()
+        .map_err(|e| {
         let first = e.to_string();
         let hint = if first.contains("size limit") {
             " (the compiled pattern is too large: narrow repetitions such as {1,1000} or Unicode classes)"
@@ -410,6 +414,24 @@ mod tests {
         assert_eq!(translate_re2(r"\d+\Q(x)").unwrap(), r"\d+\(x\)");
         assert!(translate_re2(r"a\Cb").is_err());
         assert_eq!(translate_re2(r"\bfoo\b").unwrap(), r"\bfoo\b");
+    }
+
+    #[test]
+    fn go_escapes_and_classes_compile() {
+        for re in [
+            r#"\/\-\:\@\#\=\'\"\%\_\~\`\!\&\,\;"#,
+            r"[[:alnum:]_\-]{8,}",
+            r#"(?i)(?:key|token)(?:[ \t\w.-]{0,20})[\s'\"]{0,3}(?:=|>|:{1,3}=|\|\|:|<=|=>|:|\?=)"#,
+            r"(?P<name>x)(?:\x{2d}|\x41)\pL\p{Greek}",
+            r"\Aabc\z",
+        ] {
+            let t = translate_re2(re).unwrap();
+            assert!(
+                regex::Regex::new(&t).is_ok(),
+                "{re} -> {t}: {:?}",
+                regex::Regex::new(&t).err()
+            );
+        }
     }
 
     #[test]
