@@ -470,3 +470,28 @@ fn a_secret_merged_from_a_branch_is_attributed_to_the_branch_commit() {
     assert_eq!(rep[0]["Author"], "Bob Builder");
     assert_eq!(r.facts()["commits_scanned"], 4);
 }
+
+#[test]
+fn scanning_a_subdirectory_reports_repository_paths() {
+    let r = Repo::new();
+    r.write("services/api/keys.py", py_with_key(KEY_B, 2));
+    r.write("services/web/ok.py", "print(1)\n");
+    r.commit("api", ANN);
+    let (code, out, err) = scan(
+        &r,
+        &[
+            "services/api",
+            "--history",
+            "--report-format",
+            "json",
+            "--report-path",
+            "sub.json",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    let rep = r.json("sub.json");
+    // Found in the tree and in history: one finding, with the repository path and the commit.
+    assert_eq!(rep.as_array().unwrap().len(), 1, "{rep:#}");
+    assert_eq!(rep[0]["File"], "services/api/keys.py");
+    assert!(!rep[0]["Commit"].as_str().unwrap().is_empty());
+}

@@ -181,7 +181,8 @@ pub async fn run(app: &App, args: &ScanArgs) -> anyhow::Result<StepOutcome> {
             hist = r.findings;
         }
         if plan.tree {
-            let r = walk::scan_tree(&root, &detector, &limits, &on_bytes, &warn);
+            let prefix = walk::repo_prefix(&root);
+            let r = walk::scan_tree(&root, &prefix, &detector, &limits, &on_bytes, &warn);
             stats.add(&r.stats);
             // A secret also found in history is reported once, with the commit that introduced it.
             let in_history: std::collections::HashSet<&str> =

@@ -20,10 +20,13 @@ struct Counters {
     unreadable: AtomicU64,
 }
 
-/// Scans the working tree under `root`. `on_bytes` is called with the bytes of each file scanned (for
-/// progress); `on_error` with a message for each file that could not be read.
+/// Scans the working tree under `root`. Paths are reported as `prefix` + the path under `root` (the prefix
+/// makes them relative to the repository when `root` is a subdirectory of one, so tree and history
+/// findings agree). `on_bytes` is called with the bytes of each file scanned (for progress); `on_error`
+/// with a message for each file that could not be read.
 pub fn scan_tree(
     root: &Path,
+    prefix: &str,
     detector: &Detector,
     limits: &Limits,
     on_bytes: &(dyn Fn(u64) + Sync),
@@ -59,7 +62,7 @@ pub fn scan_tree(
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return ignore::WalkState::Continue;
             }
-            let rel = relative(root, entry.path());
+            let rel = format!("{prefix}{}", relative(root, entry.path()));
             if limits.excluded(&rel) {
                 counters.excluded.fetch_add(1, Relaxed);
                 return ignore::WalkState::Continue;
@@ -129,5 +132,23 @@ pub fn relative(root: &Path, path: &Path) -> String {
         s.to_string()
     } else {
         s.replace(std::path::MAIN_SEPARATOR, "/")
+    }
+}
+
+/// Where `root` sits inside its git working tree, as a `/`-terminated prefix (`""` at the top or outside
+/// any repository).
+pub fn repo_prefix(root: &Path) -> String {
+    let Ok(repo) = gix::discover(root) else {
+        return String::new();
+    };
+    let (Some(top), Ok(here)) = (
+        repo.workdir().and_then(|w| w.canonicalize().ok()),
+        root.canonicalize(),
+    ) else {
+        return String::new();
+    };
+    match here.strip_prefix(&top) {
+        Ok(rel) if !rel.as_os_str().is_empty() => format!("{}/", relative(Path::new(""), rel)),
+        _ => String::new(),
     }
 }
