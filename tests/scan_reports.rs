@@ -221,6 +221,16 @@ fn report_format_is_taken_from_the_path_or_refused() {
     assert_eq!(code, 2, "{err}");
     let (code, _, _) = stevedore(r.path(), &["scan", "--report-format", "pdf"], &[]);
     assert_eq!(code, 2);
+    // `-` is stdout, and then the table is not printed there.
+    let (code, out, _) = stevedore(
+        r.path(),
+        &["scan", "--report-format", "json", "--report-path", "-"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(doc[0]["File"], "src/app.js");
 }
 
 const ACME: &str = "acme_q7w3e9r1t5y2u8i4o6p0a3s5";

@@ -63,7 +63,8 @@ pub struct ScanArgs {
         env = "STEVEDORE_SCAN_REPORT_FORMAT"
     )]
     pub report_format: Option<ReportFormat>,
-    /// Where to write the report (default by format, e.g. gl-secret-detection-report.json for gitlab).
+    /// Where to write the report (default by format, e.g. gl-secret-detection-report.json for gitlab;
+    /// `-` for stdout, instead of the table).
     #[arg(long, value_name = "FILE", env = "STEVEDORE_SCAN_REPORT_PATH")]
     pub report_path: Option<PathBuf>,
     /// A previous json report: only findings absent from it fail the job.
@@ -244,7 +245,8 @@ pub async fn run(app: &App, args: &ScanArgs) -> anyhow::Result<StepOutcome> {
         (None, None) => None,
     };
 
-    if !outcome.findings.is_empty() {
+    let report_on_stdout = written.as_deref() == Some(std::path::Path::new("-"));
+    if !outcome.findings.is_empty() && !report_on_stdout {
         for line in report::table::lines(&report) {
             app.out.result(line);
         }

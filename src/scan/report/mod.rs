@@ -69,9 +69,18 @@ impl Report<'_> {
         }
     }
 
-    /// Writes the report to `path` (parent directories created).
+    /// Writes the report to `path` (parent directories created); `-` is stdout.
     pub fn write(&self, format: ReportFormat, path: &Path) -> anyhow::Result<()> {
         let text = self.render(format);
+        if path == Path::new("-") {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            return out
+                .write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .context("cannot write the report to stdout")
+                .code(ExitCode::Outside);
+        }
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
