@@ -99,7 +99,15 @@ fn ci_range(app: &App, root: &Path) -> Option<Range> {
         return None;
     }
     if let Some(tag) = &app.ctx.commit_tag {
-        let since = previous_release_tag(&repo, tag);
+        let mut since = previous_release_tag(&repo, tag);
+        if let Some(prev) = &since
+            && history::resolve(&repo, prev).is_err()
+        {
+            app.out.warn(format!(
+                "previous release tag {prev} is not in this clone (shallow clone? set GIT_DEPTH: 0): scanning the history the clone holds"
+            ));
+            since = None;
+        }
         return Some(Range { tip, since });
     }
     let before = app.ctx.commit_before_sha.clone()?;
