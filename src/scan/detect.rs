@@ -20,10 +20,7 @@ impl Detector {
                 out.push((r, compiled));
             }
         }
-        Ok(Detector {
-            rules: out,
-            _global: global,
-        })
+        Ok(Detector { rules: out, _global: global })
     }
 
     /// The built-in rule set, compiled.
