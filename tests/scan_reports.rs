@@ -377,7 +377,9 @@ fn gitleaks_config_allowlists_and_path_rules() {
     }
     let r = repo_for_config();
     r.write("deploy/prod.pem", "-----BEGIN NOTHING-----\n");
-    r.write("deploy/secrets.env", format!("ACME={ACME}\n"));
+    // The same assignment in an .env file (the path rule applies) and in a text file (it does not).
+    r.write("deploy/secrets.env", "DB_PASSWORD=Zq8xW2vN5mK9pL3rT7yB\n");
+    r.write("deploy/notes.txt", "DB_PASSWORD=Zq8xW2vN5mK9pL3rT7yB\n");
     r.write(
         ".gitleaks.toml",
         format!(
@@ -386,8 +388,8 @@ fn gitleaks_config_allowlists_and_path_rules() {
 paths = ['''^vendor/''']
 
 [[rules]]
-id = "env-acme"
-regex = '''ACME=(acme_[a-z0-9]{{24}})'''
+id = "env-db-password"
+regex = '''DB_PASSWORD=([A-Za-z0-9]{{16,}})'''
 secretGroup = 1
 path = '''\.env$'''
 
@@ -404,7 +406,7 @@ paths = ['''^src/''']
     );
     let found = rules_found(&r, &[]);
     assert!(
-        found.contains(&pair("env-acme", "deploy/secrets.env")),
+        found.contains(&pair("env-db-password", "deploy/secrets.env")),
         "{found:?}"
     );
     assert!(
@@ -417,7 +419,10 @@ paths = ['''^src/''']
             .any(|(_, f)| f.starts_with("vendor/") || f.starts_with("src/")),
         "{found:?}"
     );
-    assert!(!found.contains(&pair("env-acme", "src/keys.py")));
+    assert!(
+        !found.iter().any(|(_, f)| f == "deploy/notes.txt"),
+        "{found:?}"
+    );
     // [[scan.allowlists]] in stevedore.toml applies on top.
     r.write(
         "stevedore.toml",
