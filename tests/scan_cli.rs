@@ -334,6 +334,18 @@ fn fingerprints_survive_moved_lines_and_baseline_fails_only_new_findings() {
     );
     assert_eq!(code, 1);
     assert_eq!(files_of(&r.json("new.json")), ["svc/other.py"]);
+    // A gitlab or sarif report of an earlier run works as a baseline too.
+    for fmt in ["gitlab", "sarif"] {
+        scan(
+            &r,
+            &["--report-format", fmt, "--report-path", "earlier.out"],
+        );
+        let (code, out, err) = scan(&r, &["--baseline", "earlier.out"]);
+        assert_eq!(code, 0, "{fmt}: {out}\n{err}");
+        r.write("svc/third.py", py_with_key(KEY_C, 1));
+        assert_eq!(scan(&r, &["--baseline", "earlier.out"]).0, 1, "{fmt}");
+        std::fs::remove_file(r.file("svc/third.py")).unwrap();
+    }
     // A missing baseline is a usage error.
     assert_eq!(scan(&r, &["--baseline", "nope.json"]).0, 2);
 }

@@ -67,7 +67,8 @@ pub struct ScanArgs {
     /// `-` for stdout, instead of the table).
     #[arg(long, value_name = "FILE", env = "STEVEDORE_SCAN_REPORT_PATH")]
     pub report_path: Option<PathBuf>,
-    /// A previous json report: only findings absent from it fail the job.
+    /// A previous report (json, gitlab or sarif; gitleaks json too): only findings absent from it fail
+    /// the job.
     #[arg(long, value_name = "REPORT", env = "STEVEDORE_SCAN_BASELINE")]
     pub baseline: Option<PathBuf>,
     /// Exit code when findings remain after suppression (default 1).

@@ -48,7 +48,8 @@ pub struct ScanConfig {
     pub report_format: Option<ReportFormat>,
     /// Where to write the report. Flag `--report-path`.
     pub report_path: Option<PathBuf>,
-    /// A previous `json` report: findings already in it do not fail the job. Flag `--baseline`.
+    /// A previous report (`json`, `gitlab` or `sarif`): findings already in it do not fail the job.
+    /// Flag `--baseline`.
     pub baseline: Option<PathBuf>,
     /// Exit code when findings remain after suppression (default 1). Flag `--exit-code`.
     pub exit_code: Option<i32>,

@@ -75,7 +75,32 @@ impl Suppressions {
                 ),
             )
         })?;
-        let entries: Vec<BaselineEntry> = serde_json::from_str(&text).map_err(|e| {
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            coded(
+                ExitCode::Usage,
+                format!(
+                    "baseline {} is not a JSON report ({e}): write one with --report-format json --report-path FILE",
+                    path.display()
+                ),
+            )
+        })?;
+        if doc.is_object() {
+            // A gitlab or sarif report of ours: take the stable fingerprints it carries.
+            let fps = report_fingerprints(&doc);
+            if fps.is_empty() && doc.get("vulnerabilities").is_none() && doc.get("runs").is_none() {
+                return Err(coded(
+                    ExitCode::Usage,
+                    format!(
+                        "baseline {} is neither a json, gitlab nor sarif scan report: write one with --report-format json",
+                        path.display()
+                    ),
+                ));
+            }
+            let n = fps.len();
+            self.baseline.extend(fps);
+            return Ok(n);
+        }
+        let entries: Vec<BaselineEntry> = serde_json::from_value(doc).map_err(|e| {
             coded(
                 ExitCode::Usage,
                 format!(
@@ -133,6 +158,29 @@ impl Suppressions {
             .collect();
         (kept, ign, base)
     }
+}
+
+/// The stable fingerprints in a gitlab report (tracking signatures) or a sarif report (partial
+/// fingerprints).
+fn report_fingerprints(doc: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in doc["vulnerabilities"].as_array().into_iter().flatten() {
+        for item in v["tracking"]["items"].as_array().into_iter().flatten() {
+            for sig in item["signatures"].as_array().into_iter().flatten() {
+                if let Some(s) = sig["value"].as_str() {
+                    out.push(s.to_string());
+                }
+            }
+        }
+    }
+    for run in doc["runs"].as_array().into_iter().flatten() {
+        for r in run["results"].as_array().into_iter().flatten() {
+            if let Some(s) = r["partialFingerprints"]["stevedore/v1"].as_str() {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// The fields of a json report entry a baseline needs.
