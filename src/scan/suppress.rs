@@ -1,5 +1,5 @@
 //! Suppression after detection: the fingerprint ignore files (`.gitleaksignore`, `.stevedoreignore`) and
-//! the baseline (a previous `json` report). Inline `gitleaks:allow` / `stevedore:allow` comments and
+//! the baseline (a previous report: `json` — ours or gitleaks' —, `gitlab` or `sarif`). Inline `gitleaks:allow` / `stevedore:allow` comments and
 //! allowlists are handled by the detector.
 //!
 //! An ignore file holds one fingerprint a line (`#` comments and blank lines skipped): our stable form
