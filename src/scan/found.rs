@@ -1,0 +1,161 @@
+//! What a scan produces: findings located in a file (and, for history, in a commit), and the counters
+//! the summary shows.
+
+use super::fingerprint;
+use super::rule::Finding;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The commit a history finding was introduced in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommitInfo {
+    /// Full hex SHA.
+    pub sha: String,
+    /// Author name.
+    pub author: String,
+    /// Author email.
+    pub email: String,
+    /// Author date, RFC 3339 in UTC (`2024-05-01T12:00:00Z`).
+    pub date: String,
+    /// The full commit message.
+    pub message: String,
+}
+
+/// A finding with where it was found.
+#[derive(Clone, Debug)]
+pub struct Located {
+    /// What the detector found.
+    pub finding: Finding,
+    /// Path relative to the scanned directory (tree) or the repository (history, staged), `/`-separated.
+    pub file: String,
+    /// The commit that introduced it (history scans only).
+    pub commit: Option<Arc<CommitInfo>>,
+    /// The stable fingerprint (see [`fingerprint::stable`]).
+    pub fingerprint: String,
+}
+
+impl Located {
+    /// Locates a finding, computing its stable fingerprint.
+    pub fn new(finding: Finding, file: String, commit: Option<Arc<CommitInfo>>) -> Located {
+        let fingerprint = fingerprint::stable(&finding.rule_id, &file, &finding.secret);
+        Located {
+            finding,
+            file,
+            commit,
+            fingerprint,
+        }
+    }
+
+    /// gitleaks' line-based fingerprint (`[commit:]file:rule-id:line`), accepted in ignore files and
+    /// baselines for compatibility.
+    pub fn line_fingerprint(&self) -> String {
+        fingerprint::line_based(
+            self.commit.as_deref().map(|c| c.sha.as_str()),
+            &self.file,
+            &self.finding.rule_id,
+            self.finding.start_line,
+        )
+    }
+
+    /// The commit SHA, empty for working-tree findings.
+    pub fn commit_sha(&self) -> &str {
+        self.commit.as_deref().map(|c| c.sha.as_str()).unwrap_or("")
+    }
+}
+
+/// Counters of one scan (or of one part of it: tree, history, staged), summed with [`Stats::add`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Working-tree files read and scanned.
+    pub files_scanned: u64,
+    /// Unique git blobs read and scanned (history and staged).
+    pub blobs_scanned: u64,
+    /// Commits walked (history).
+    pub commits_scanned: u64,
+    /// Bytes scanned.
+    pub bytes_scanned: u64,
+    /// Files or blobs skipped because they hold binary data (a NUL byte in the first 8 kB).
+    pub skipped_binary: u64,
+    /// Files or blobs skipped because they are larger than the size limit.
+    pub skipped_too_large: u64,
+    /// Files or blobs skipped because they match an `exclude` pattern.
+    pub skipped_excluded: u64,
+    /// Files that could not be read (permissions, vanished), each also warned about.
+    pub unreadable: u64,
+    /// Wall time spent.
+    pub elapsed: Duration,
+}
+
+impl Stats {
+    /// Adds another part's counters to these.
+    pub fn add(&mut self, o: &Stats) {
+        self.files_scanned += o.files_scanned;
+        self.blobs_scanned += o.blobs_scanned;
+        self.commits_scanned += o.commits_scanned;
+        self.bytes_scanned += o.bytes_scanned;
+        self.skipped_binary += o.skipped_binary;
+        self.skipped_too_large += o.skipped_too_large;
+        self.skipped_excluded += o.skipped_excluded;
+        self.unreadable += o.unreadable;
+        self.elapsed += o.elapsed;
+    }
+
+    /// Throughput in MB/s (10^6 bytes) over `elapsed`.
+    pub fn mb_per_s(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s <= 0.0 {
+            0.0
+        } else {
+            self.bytes_scanned as f64 / 1e6 / s
+        }
+    }
+}
+
+/// The result of one part of a scan.
+#[derive(Clone, Debug, Default)]
+pub struct ScanResult {
+    /// The findings, before suppression by ignore file and baseline.
+    pub findings: Vec<Located>,
+    /// The counters.
+    pub stats: Stats,
+}
+
+/// Limits and filters shared by every part of a scan.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Files and blobs larger than this many bytes are skipped and counted.
+    pub max_file_size: u64,
+    /// Paths (relative, `/`-separated) matching this set are not scanned.
+    pub exclude: globset::GlobSet,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_file_size: super::settings::DEFAULT_MAX_FILE_SIZE,
+            exclude: globset::GlobSet::empty(),
+            threads: default_threads(),
+        }
+    }
+}
+
+impl Limits {
+    /// True when `path` matches an exclude pattern.
+    pub fn excluded(&self, path: &str) -> bool {
+        !self.exclude.is_empty() && self.exclude.is_match(path)
+    }
+}
+
+/// One worker per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// True when content looks binary: a NUL byte in its first 8000 bytes (git's own heuristic).
+pub fn is_binary(data: &[u8]) -> bool {
+    data[..data.len().min(8000)].contains(&0)
+}

@@ -1,0 +1,533 @@
+//! gitleaks' configuration format (`.gitleaks.toml`), read as it is and mapped onto our [`Rule`] and
+//! [`Allowlist`]: `[[rules]]` (id, description, regex, secretGroup, entropy, keywords, path, tags,
+//! `[[rules.allowlists]]` and the older `[rules.allowlist]`), the global `[allowlist]` and `[[allowlists]]`
+//! (with `targetRules`), and `[extend]` (`useDefault`, `disabledRules`, `path`).
+//!
+//! Go's RE2 syntax is almost all valid Rust `regex` syntax; `\Q…\E` literals are translated, and a pattern
+//! that still does not compile is an error naming the file, the rule and the fix (exit 2).
+
+use super::rule::{Allowlist, RegexTarget, Rule};
+use super::rules::builtin_rules;
+use crate::exit::{ExitCode, coded};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A gitleaks configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct File {
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(rename = "minVersion")]
+    min_version: Option<String>,
+    extend: Option<Extend>,
+    rules: Vec<RawRule>,
+    allowlist: Option<RawAllowlist>,
+    allowlists: Vec<RawAllowlist>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Extend {
+    path: Option<String>,
+    url: Option<String>,
+    #[serde(rename = "useDefault")]
+    use_default: bool,
+    #[serde(rename = "disabledRules")]
+    disabled_rules: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawRule {
+    id: String,
+    description: Option<String>,
+    regex: Option<String>,
+    #[serde(rename = "secretGroup")]
+    secret_group: Option<usize>,
+    entropy: Option<f64>,
+    keywords: Vec<String>,
+    path: Option<String>,
+    tags: Vec<String>,
+    allowlist: Option<RawAllowlist>,
+    allowlists: Vec<RawAllowlist>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawAllowlist {
+    description: String,
+    condition: Option<String>,
+    #[serde(rename = "regexTarget")]
+    regex_target: Option<String>,
+    regexes: Vec<String>,
+    paths: Vec<String>,
+    stopwords: Vec<String>,
+    commits: Vec<String>,
+    #[serde(rename = "targetRules")]
+    target_rules: Vec<String>,
+}
+
+/// The rules and global allowlists a gitleaks configuration defines, plus notes for the log (keys we
+/// read but do not act on).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The rule set.
+    pub rules: Vec<Rule>,
+    /// Allowlists applied to every rule.
+    pub global: Vec<Allowlist>,
+    /// Warnings worth showing (unsupported keys).
+    pub notes: Vec<String>,
+}
+
+/// Loads a gitleaks configuration file (exit 2 naming file and rule on any problem).
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    load_depth(path, 0)
+}
+
+fn load_depth(path: &Path, depth: usize) -> anyhow::Result<Loaded> {
+    if depth > 4 {
+        return Err(coded(
+            ExitCode::Usage,
+            format!(
+                "{}: [extend] path nests more than 4 files deep (a loop?): point it at the base file directly",
+                path.display()
+            ),
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        coded(
+            ExitCode::Usage,
+            format!(
+                "cannot read gitleaks config {}: {e} — fix the path given with --config, [scan] gitleaks_config or GITLEAKS_CONFIG",
+                path.display()
+            ),
+        )
+    })?;
+    parse(&text, path, depth)
+}
+
+/// Parses gitleaks configuration text; `path` names it in errors and anchors `[extend] path`.
+pub fn parse_str(text: &str, path: &Path) -> anyhow::Result<Loaded> {
+    parse(text, path, 0)
+}
+
+fn parse(text: &str, path: &Path, depth: usize) -> anyhow::Result<Loaded> {
+    let file: File = toml::from_str(text).map_err(|e| crate::config::toml_error(path, text, &e))?;
+    let _ = (&file.title, &file.description, &file.min_version);
+    let bad = |msg: String| coded(ExitCode::Usage, format!("{}: {msg}", path.display()));
+    let mut notes: Vec<String> = file
+        .unknown
+        .keys()
+        .map(|k| {
+            format!(
+                "{}: key {k:?} is not a gitleaks key stevedore knows; ignored",
+                path.display()
+            )
+        })
+        .collect();
+
+    // The base rule set: built-in rules (useDefault) and/or an extended file.
+    let mut base: Vec<Rule> = Vec::new();
+    let mut global: Vec<Allowlist> = Vec::new();
+    if let Some(ext) = &file.extend {
+        if ext.url.is_some() {
+            return Err(bad(
+                "[extend] url is not supported: download the file and point [extend] path at it"
+                    .into(),
+            ));
+        }
+        if ext.use_default {
+            base = builtin_rules();
+        }
+        if let Some(p) = &ext.path {
+            let p = resolve_rel(path, p);
+            let mut inner = load_depth(&p, depth + 1)?;
+            notes.append(&mut inner.notes);
+            global.append(&mut inner.global);
+            for r in inner.rules {
+                upsert(&mut base, r);
+            }
+        }
+        base.retain(|r| !ext.disabled_rules.iter().any(|d| d == &r.id));
+    }
+
+    let mut rules = base;
+    for raw in file.rules {
+        if raw.id.trim().is_empty() {
+            return Err(bad(
+                "a [[rules]] entry has no id: give every rule a unique id".into(),
+            ));
+        }
+        let id = raw.id.clone();
+        let bad_rule = |msg: String| bad(format!("rule {id:?}: {msg}"));
+        for k in raw.unknown.keys() {
+            notes.push(format!(
+                "{}: rule {id:?}: key {k:?} is not supported by stevedore; ignored",
+                path.display()
+            ));
+        }
+        let regex = match &raw.regex {
+            Some(r) if !r.is_empty() => {
+                Some(check_regex(r).map_err(|e| bad_rule(format!("regex {e}")))?)
+            }
+            _ => None,
+        };
+        let rpath = match &raw.path {
+            Some(r) if !r.is_empty() => {
+                Some(check_regex(r).map_err(|e| bad_rule(format!("path {e}")))?)
+            }
+            _ => None,
+        };
+        let mut allowlists = Vec::new();
+        for a in raw.allowlist.iter().chain(raw.allowlists.iter()) {
+            allowlists.push(allowlist(a).map_err(|e| bad_rule(format!("allowlist: {e}")))?);
+        }
+        let existing = rules.iter().position(|r| r.id == id);
+        if regex.is_none() && rpath.is_none() && existing.is_none() {
+            return Err(bad_rule(
+                "has neither regex nor path: give it a regex (or a path for a file-name rule)"
+                    .into(),
+            ));
+        }
+        let rule = Rule {
+            id: id.clone(),
+            description: raw.description.clone().unwrap_or_default(),
+            regex,
+            secret_group: raw.secret_group.filter(|g| *g > 0),
+            entropy: raw.entropy.filter(|e| *e > 0.0),
+            keywords: raw.keywords.iter().map(|k| k.to_lowercase()).collect(),
+            path: rpath,
+            tags: raw.tags.clone(),
+            allowlists,
+            validate: None,
+        };
+        if let Some(g) = rule.secret_group
+            && let Some(re) = &rule.regex
+            && let Ok(c) = regex::Regex::new(re)
+            && g >= c.captures_len()
+        {
+            return Err(bad_rule(format!(
+                "secretGroup {g} but the regex has only {} capture group(s): fix secretGroup",
+                c.captures_len() - 1
+            )));
+        }
+        match existing {
+            Some(i) => merge(&mut rules[i], rule),
+            None => rules.push(rule),
+        }
+    }
+
+    let mut targeted: Vec<(Vec<String>, Allowlist)> = Vec::new();
+    for a in file.allowlist.iter().chain(file.allowlists.iter()) {
+        let al = allowlist(a).map_err(|e| bad(format!("global allowlist: {e}")))?;
+        if a.target_rules.is_empty() {
+            global.push(al);
+        } else {
+            targeted.push((a.target_rules.clone(), al));
+        }
+    }
+    for (targets, al) in targeted {
+        for t in targets {
+            let Some(r) = rules.iter_mut().find(|r| r.id == t) else {
+                return Err(bad(format!(
+                    "an [[allowlists]] entry targets rule {t:?}, which is not defined: fix targetRules"
+                )));
+            };
+            r.allowlists.push(al.clone());
+        }
+    }
+    Ok(Loaded {
+        rules,
+        global,
+        notes,
+    })
+}
+
+/// Overrides `base` with the non-empty fields of `over` (gitleaks' extend semantics); allowlists,
+/// keywords and tags are appended.
+fn merge(base: &mut Rule, over: Rule) {
+    if !over.description.is_empty() {
+        base.description = over.description;
+    }
+    if over.regex.is_some() {
+        base.regex = over.regex;
+        base.validate = None;
+    }
+    if over.secret_group.is_some() {
+        base.secret_group = over.secret_group;
+    }
+    if over.entropy.is_some() {
+        base.entropy = over.entropy;
+    }
+    if over.path.is_some() {
+        base.path = over.path;
+    }
+    for k in over.keywords {
+        if !base.keywords.contains(&k) {
+            base.keywords.push(k);
+        }
+    }
+    for t in over.tags {
+        if !base.tags.contains(&t) {
+            base.tags.push(t);
+        }
+    }
+    base.allowlists.extend(over.allowlists);
+}
+
+fn upsert(rules: &mut Vec<Rule>, r: Rule) {
+    match rules.iter().position(|x| x.id == r.id) {
+        Some(i) => merge(&mut rules[i], r),
+        None => rules.push(r),
+    }
+}
+
+fn resolve_rel(from: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        from.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+fn allowlist(a: &RawAllowlist) -> Result<Allowlist, String> {
+    let condition_and = match a
+        .condition
+        .as_deref()
+        .map(|s| s.trim().to_ascii_uppercase())
+    {
+        None => false,
+        Some(s) if s.is_empty() || s == "OR" => false,
+        Some(s) if s == "AND" => true,
+        Some(s) => return Err(format!("condition {s:?} must be \"AND\" or \"OR\"")),
+    };
+    let regex_target = match a
+        .regex_target
+        .as_deref()
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
+        None => RegexTarget::Secret,
+        Some(s) if s.is_empty() || s == "secret" => RegexTarget::Secret,
+        Some(s) if s == "match" => RegexTarget::Match,
+        Some(s) if s == "line" => RegexTarget::Line,
+        Some(s) => {
+            return Err(format!(
+                "regexTarget {s:?} must be \"secret\", \"match\" or \"line\""
+            ));
+        }
+    };
+    let regexes = a
+        .regexes
+        .iter()
+        .map(|r| check_regex(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let paths = a
+        .paths
+        .iter()
+        .map(|r| check_regex(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Allowlist {
+        description: a.description.clone(),
+        condition_and,
+        regexes,
+        regex_target,
+        paths,
+        stopwords: a.stopwords.iter().map(|s| s.to_lowercase()).collect(),
+        commits: a.commits.clone(),
+    })
+}
+
+/// Translates a Go RE2 pattern and checks that it compiles; the error says what to change.
+fn check_regex(re: &str) -> Result<String, String> {
+    let t = translate_re2(re)?;
+    // Generous size limit: the detector decides its own; this check is about syntax.
+    regex::RegexBuilder::new(&t)
+        .size_limit(256 << 20)
+        .build()
+        .map_err(|e| {
+        let first = e.to_string();
+        let hint = if first.contains("size limit") {
+            " (the compiled pattern is too large: narrow repetitions such as {1,1000} or Unicode classes)"
+        } else {
+            " (Rust's regex has no look-around or back-references, like Go's RE2: rewrite that part)"
+        };
+        format!("{re:?} does not compile: {}{hint}", first.replace('\n', " "))
+    })?;
+    Ok(t)
+}
+
+/// Translates the parts of Go's RE2 syntax that Rust's `regex` spells differently: `\Q…\E` literal
+/// sections. Rejects `\C` (any byte), which Rust does not have.
+pub fn translate_re2(re: &str) -> Result<String, String> {
+    if !re.contains("\\Q") && !re.contains("\\C") {
+        return Ok(re.to_string());
+    }
+    let mut out = String::with_capacity(re.len());
+    let mut rest = re;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.chars().next() {
+            Some('Q') => {
+                let body = &after[1..];
+                let (lit, tail) = match body.find("\\E") {
+                    Some(j) => (&body[..j], &body[j + 2..]),
+                    None => (body, ""),
+                };
+                out.push_str(&regex::escape(lit));
+                rest = tail;
+            }
+            Some('C') => {
+                return Err(format!(
+                    "{re:?} uses \\C (any byte), which stevedore does not support: use (?s-u:.) instead"
+                ));
+            }
+            Some(c) => {
+                out.push('\\');
+                out.push(c);
+                rest = &after[c.len_utf8()..];
+            }
+            None => {
+                out.push('\\');
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_sections_are_escaped() {
+        assert_eq!(translate_re2(r"a\Q.*\Eb").unwrap(), r"a\.\*b");
+        assert_eq!(translate_re2(r"\d+\Q(x)").unwrap(), r"\d+\(x\)");
+        assert!(translate_re2(r"a\Cb").is_err());
+        assert_eq!(translate_re2(r"\bfoo\b").unwrap(), r"\bfoo\b");
+    }
+
+    #[test]
+    fn go_escapes_and_classes_compile() {
+        for re in [
+            r#"\/\-\:\@\#\=\'\"\%\_\~\`\!\&\,\;"#,
+            r"[[:alnum:]_\-]{8,}",
+            r#"(?i)(?:key|token)(?:[ \t\w.-]{0,20})[\s'\"]{0,3}(?:=|>|:{1,3}=|\|\|:|<=|=>|:|\?=)"#,
+            r"(?P<name>x)(?:\x{2d}|\x41)\pL\p{Greek}",
+            r"\Aabc\z",
+        ] {
+            let t = translate_re2(re).unwrap();
+            assert!(
+                regex::Regex::new(&t).is_ok(),
+                "{re} -> {t}: {:?}",
+                regex::Regex::new(&t).err()
+            );
+        }
+    }
+
+    #[test]
+    fn maps_rules_allowlists_and_extend() {
+        let text = r#"
+title = "custom"
+[extend]
+useDefault = true
+disabledRules = ["aws-access-key-id"]
+
+[[rules]]
+id = "acme-token"
+description = "Acme token"
+regex = '''acme_([a-z0-9]{16})'''
+secretGroup = 1
+entropy = 2.5
+keywords = ["ACME_"]
+tags = ["acme"]
+[rules.allowlist]
+regexes = ['''acme_0{16}''']
+[[rules.allowlists]]
+condition = "AND"
+regexTarget = "line"
+regexes = ['''test''']
+paths = ['''_test\.go$''']
+
+[[rules]]
+id = "pem-file"
+path = '''\.pem$'''
+
+[allowlist]
+paths = ['''^vendor/''']
+[[allowlists]]
+targetRules = ["acme-token"]
+stopwords = ["Example"]
+"#;
+        let l = parse_str(text, Path::new(".gitleaks.toml")).unwrap();
+        assert!(!l.rules.iter().any(|r| r.id == "aws-access-key-id"));
+        let acme = l.rules.iter().find(|r| r.id == "acme-token").unwrap();
+        assert_eq!(acme.secret_group, Some(1));
+        assert_eq!(acme.entropy, Some(2.5));
+        assert_eq!(acme.keywords, ["acme_"]);
+        assert_eq!(acme.allowlists.len(), 3);
+        assert!(acme.allowlists[1].condition_and);
+        assert_eq!(acme.allowlists[1].regex_target, RegexTarget::Line);
+        assert_eq!(acme.allowlists[2].stopwords, ["example"]);
+        let pem = l.rules.iter().find(|r| r.id == "pem-file").unwrap();
+        assert!(pem.regex.is_none());
+        assert_eq!(l.global.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_file_and_rule() {
+        let text = "[[rules]]\nid = \"bad-one\"\nregex = '''(?<=x)abc'''\n";
+        let e = parse_str(text, Path::new("gl.toml")).unwrap_err();
+        let m = crate::exit::render(&e);
+        assert_eq!(crate::exit::code_of(&e), ExitCode::Usage);
+        assert!(m.contains("gl.toml") && m.contains("bad-one"), "{m}");
+        let text = "[[rules]]\nid = \"g\"\nregex = '''a(b)'''\nsecretGroup = 3\n";
+        let m = crate::exit::render(&parse_str(text, Path::new("gl.toml")).unwrap_err());
+        assert!(m.contains("secretGroup"), "{m}");
+        let text = "[[rules]]\nid = \"x\"\n";
+        assert!(parse_str(text, Path::new("gl.toml")).is_err());
+        let text = "[[allowlists]]\ntargetRules = [\"nope\"]\n";
+        let m = crate::exit::render(&parse_str(text, Path::new("gl.toml")).unwrap_err());
+        assert!(m.contains("nope"), "{m}");
+    }
+
+    #[test]
+    fn extend_path_merges_rules_from_the_base_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[[rules]]\nid = \"base-rule\"\nregex = '''base_[0-9]{8}'''\nkeywords = [\"base_\"]\n[[rules]]\nid = \"dropped\"\nregex = '''x{9}'''\n",
+        )
+        .unwrap();
+        let top = dir.path().join(".gitleaks.toml");
+        std::fs::write(
+            &top,
+            "[extend]\npath = \"base.toml\"\ndisabledRules = [\"dropped\"]\n[[rules]]\nid = \"base-rule\"\nentropy = 3.0\n[rules.allowlist]\nstopwords = [\"dummy\"]\n",
+        )
+        .unwrap();
+        let l = load(&top).unwrap();
+        assert_eq!(l.rules.len(), 1);
+        let r = &l.rules[0];
+        assert_eq!(r.regex.as_deref(), Some("base_[0-9]{8}"));
+        assert_eq!(r.entropy, Some(3.0));
+        assert_eq!(r.allowlists.len(), 1);
+        std::fs::write(&top, "[extend]\nurl = \"https://x.test/g.toml\"\n").unwrap();
+        assert!(crate::exit::render(&load(&top).unwrap_err()).contains("extend"));
+    }
+
+    #[test]
+    fn without_use_default_only_own_rules() {
+        let text = "[[rules]]\nid = \"only\"\nregex = '''only_[0-9]{8}'''\n";
+        let l = parse_str(text, Path::new("g.toml")).unwrap();
+        assert_eq!(l.rules.len(), 1);
+    }
+}

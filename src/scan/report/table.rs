@@ -1,0 +1,29 @@
+//! The human table of findings printed on stdout.
+
+use super::Report;
+
+/// The table's lines: rule, location, commit (short), secret as shown, fingerprint.
+pub fn lines(r: &Report) -> Vec<String> {
+    let rows: Vec<Vec<String>> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let commit = f
+                .commit
+                .as_deref()
+                .map(|c| format!("{} {}", &c.sha[..c.sha.len().min(8)], c.author))
+                .unwrap_or_else(|| "(working tree)".into());
+            vec![
+                f.finding.rule_id.clone(),
+                format!("{}:{}", f.file, f.finding.start_line),
+                commit,
+                r.secret(f),
+                f.fingerprint.clone(),
+            ]
+        })
+        .collect();
+    crate::output::format_table(
+        &["RULE", "LOCATION", "COMMIT", "SECRET", "FINGERPRINT"],
+        &rows,
+    )
+}
