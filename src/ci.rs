@@ -103,7 +103,22 @@ impl Context {
         let ci = vars.contains_key("CI");
         let mut c = Context {
             ci,
-            project_dir: get("CI_PROJECT_DIR").map(PathBuf::from).unwrap_or_default(),
+            // A CI_PROJECT_DIR that does not exist here (a local pipeline runner that copies the
+            // project elsewhere) falls back to the working directory.
+            project_dir: get("CI_PROJECT_DIR")
+                .map(PathBuf::from)
+                .filter(|p| {
+                    let ok = p.is_dir();
+                    if !ok {
+                        tracing::warn!(
+                            "CI_PROJECT_DIR {} does not exist; using {}",
+                            p.display(),
+                            cwd.display()
+                        );
+                    }
+                    ok
+                })
+                .unwrap_or_default(),
             project_name: get("CI_PROJECT_NAME").unwrap_or_default(),
             project_path: get("CI_PROJECT_PATH"),
             project_url: get("CI_PROJECT_URL"),
@@ -334,6 +349,16 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert!(!json.contains("very-secret-registry-pw"));
         assert!(json.contains(redact::MASK));
+    }
+
+    #[test]
+    fn missing_project_dir_falls_back_to_cwd() {
+        let v = vars(&[
+            ("CI", "true"),
+            ("CI_PROJECT_DIR", "/nonexistent/builds/acme/app"),
+        ]);
+        let c = Context::from_vars(&v, Path::new("/tmp"));
+        assert_eq!(c.project_dir, Path::new("/tmp"));
     }
 
     #[test]
