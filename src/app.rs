@@ -17,6 +17,17 @@ pub struct App {
 }
 
 impl App {
+    /// A copy of this app for a step run inside another step: same context, configuration and flags,
+    /// with result lines sent to the log (see [`Output::nested`]).
+    pub fn nested(&self) -> App {
+        App {
+            ctx: self.ctx.clone(),
+            config: self.config.clone(),
+            out: self.out.nested(),
+            dry_run: self.dry_run,
+        }
+    }
+
     /// An app for tests and library use: given context and config, plain output.
     pub fn new(ctx: Context, config: Config) -> App {
         App {

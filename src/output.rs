@@ -27,6 +27,7 @@ pub struct Output {
     verbose: bool,
     color: bool,
     tty: bool,
+    results_to_log: bool,
     lock: Mutex<()>,
 }
 
@@ -45,6 +46,7 @@ impl Output {
             verbose,
             color,
             tty,
+            results_to_log: false,
             lock: Mutex::new(()),
         }
     }
@@ -57,6 +59,21 @@ impl Output {
             verbose: false,
             color: false,
             tty: false,
+            results_to_log: false,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The same settings for a step run inside another (build's disk guard running prune): its result
+    /// lines go to the log (stderr), so the outer command's stdout (e.g. `--json`) stays its own.
+    pub fn nested(&self) -> Output {
+        Output {
+            ci: self.ci,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            color: self.color,
+            tty: self.tty,
+            results_to_log: true,
             lock: Mutex::new(()),
         }
     }
@@ -128,6 +145,10 @@ impl Output {
 
     /// A result line on stdout (what a script would capture), shown even with `--quiet`.
     pub fn result(&self, msg: impl AsRef<str>) {
+        if self.results_to_log {
+            self.emit_err(msg.as_ref());
+            return;
+        }
         self.emit_out(msg.as_ref());
     }
 

@@ -485,9 +485,17 @@ fn low_disk_runs_the_prune_policy_first_and_says_so() {
     ]);
     let r = repo("guard");
     let _cleanup = Images(vec![format!("{r}:g")]);
-    let (code, _out, err) = stevedore(d.path(), &["build", "--image", &r, "--tag", "g", "."], &[]);
+    let (code, out, err) = stevedore(
+        d.path(),
+        &["build", "--image", &r, "--tag", "g", "--json", "."],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("running the prune policy first"), "{err}");
+    // The guard's prune lines go to the log: stdout stays build's JSON alone.
+    let json: serde_json::Value =
+        serde_json::from_str(&out).expect("stdout is only build's --json");
+    assert_eq!(json["tags"], serde_json::json!(["g"]), "{out}");
     let ok = context(&[
         ("Dockerfile", "FROM scratch\nLABEL x=y\n"),
         ("stevedore.toml", "[build]\nmin_free = \"0%\"\n"),

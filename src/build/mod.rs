@@ -178,7 +178,7 @@ async fn disk_guard(app: &App, docker: &bollard::Docker) -> anyhow::Result<()> {
             human_bytes(free),
             human_bytes(total)
         ));
-        let pruned = crate::prune::run(app, &crate::prune::PruneArgs::default()).await?;
+        let pruned = crate::prune::run(&app.nested(), &crate::prune::PruneArgs::default()).await?;
         app.out.info(format!("prune: {}", pruned.headline));
     } else {
         app.out.detail(format!(
