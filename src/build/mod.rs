@@ -176,7 +176,11 @@ async fn disk_guard(app: &App, docker: &bollard::Docker) -> anyhow::Result<()> {
             human_bytes(free),
             human_bytes(total)
         ));
-        let pruned = crate::prune::run(app, &crate::prune::PruneArgs::default()).await?;
+        let guard = crate::prune::PruneArgs {
+            as_guard: true,
+            ..Default::default()
+        };
+        let pruned = crate::prune::run(app, &guard).await?;
         app.out.info(format!("prune: {}", pruned.headline));
     } else {
         app.out.detail(format!(

@@ -22,7 +22,8 @@ pub use raw::Raw;
 pub use target::{Address, DEFAULT_HOST, TLS_FILES, Target, TlsFiles};
 
 pub use crate::error_chain::error_chain;
-use crate::exit::{ExitCode, coded};
+use crate::exit::{CodeExt, ExitCode, coded};
+use anyhow::Context;
 use bollard::{API_DEFAULT_VERSION, Docker};
 use std::time::Duration;
 
@@ -45,9 +46,14 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A raw client for the same daemon, speaking the negotiated API version.
+    /// A raw client for the same daemon, speaking the negotiated API version, with the same request
+    /// timeout.
     pub fn raw(&self) -> anyhow::Result<Raw> {
-        Raw::new(&self.target, &self.docker.client_version().to_string())
+        Raw::new(
+            &self.target,
+            &self.docker.client_version().to_string(),
+            self.docker.timeout(),
+        )
     }
 }
 
@@ -99,7 +105,7 @@ pub async fn connect_to(
 
 /// bollard's client for `target`, not yet asked anything (the API version not negotiated): for callers
 /// that ping on their own terms. `timeout` bounds every request. An unsupported address is exit 2,
-/// missing TLS files exit 4.
+/// missing TLS files or socket exit 4 (the error's root cause says why, e.g. "Socket not found").
 pub fn client(target: &Target, timeout: Duration) -> anyhow::Result<Docker> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let secs = timeout.as_secs().max(1);
@@ -121,16 +127,15 @@ pub fn client(target: &Target, timeout: Duration) -> anyhow::Result<Docker> {
             }
         },
     };
-    docker.map_err(|e| {
-        coded(
-            ExitCode::Outside,
+    // The daemon's own reason (e.g. "Socket not found: …") stays the error's root cause.
+    docker
+        .with_context(|| {
             format!(
-                "cannot reach the Docker daemon at {}: {} — {FIX}",
-                target.describe(),
-                error_chain(&e)
-            ),
-        )
-    })
+                "cannot reach the Docker daemon at {} — {FIX}",
+                target.describe()
+            )
+        })
+        .code(ExitCode::Outside)
 }
 
 /// Refuses a daemon whose API is older than [`MIN_API`].

@@ -16,6 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A raw client: one request per connection, empty request bodies, the whole answer read into memory.
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct Raw {
     version: String,
     /// For messages.
     describe: String,
+    /// How long one request (connect, answer and body) may take.
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Raw {
@@ -34,14 +37,15 @@ impl std::fmt::Debug for Raw {
             .field("address", &self.address)
             .field("tls", &self.tls.is_some())
             .field("version", &self.version)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
 
 impl Raw {
-    /// A client for `target` speaking API `version` (e.g. `1.41`). Reads the TLS files when TLS is on; a
-    /// missing or unreadable one is exit 4 naming it.
-    pub fn new(target: &Target, version: &str) -> anyhow::Result<Raw> {
+    /// A client for `target` speaking API `version` (e.g. `1.41`), each request bounded by `timeout`.
+    /// Reads the TLS files when TLS is on; a missing or unreadable one is exit 4 naming it.
+    pub fn new(target: &Target, version: &str, timeout: Duration) -> anyhow::Result<Raw> {
         let address = target.address()?;
         let tls = match (&address, target.tls_files()?) {
             (Address::Tcp(_), Some(f)) => Some(Arc::new(
@@ -61,12 +65,25 @@ impl Raw {
             tls,
             version: version.to_string(),
             describe: target.describe(),
+            timeout,
         })
     }
 
     /// Sends `method path` (path under the API version, e.g. `/system/df`) with an empty body and returns
-    /// the status and body.
+    /// the status and body; no complete answer within the timeout is an error saying so.
     pub async fn request(&self, method: &str, path: &str) -> anyhow::Result<(u16, Bytes)> {
+        tokio::time::timeout(self.timeout, self.exchange(method, path))
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "the Docker daemon at {} did not answer {method} {path} within {}s",
+                    self.describe,
+                    self.timeout.as_secs_f64().ceil()
+                ))
+            })
+    }
+
+    async fn exchange(&self, method: &str, path: &str) -> anyhow::Result<(u16, Bytes)> {
         let uri = format!("/v{}{}", self.version, path);
         let req = hyper::Request::builder()
             .method(method)
@@ -221,7 +238,7 @@ mod tests {
             true,
             Some(d.path().display().to_string()),
         );
-        let e = Raw::new(&t, "1.41").unwrap_err();
+        let e = Raw::new(&t, "1.41", Duration::from_secs(5)).unwrap_err();
         assert_eq!(code_of(&e), ExitCode::Outside);
         let msg = crate::exit::render(&e);
         assert!(
@@ -255,10 +272,31 @@ mod tests {
             head
         });
         let t = Target::from_vars(Some(format!("unix://{}", sock.display())), false, None);
-        let raw = Raw::new(&t, "1.41").unwrap();
+        let raw = Raw::new(&t, "1.41", Duration::from_secs(5)).unwrap();
         let v: serde_json::Value = raw.get_json("/info").await.unwrap();
         assert_eq!(v["DockerRootDir"], "/var/lib/docker");
         let head = server.await.unwrap();
         assert!(head.starts_with("GET /v1.41/info HTTP/1.1\r\n"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn a_daemon_that_never_answers_times_out() {
+        let d = tempfile::tempdir().unwrap();
+        let sock = d.path().join("d.sock");
+        let l = tokio::net::UnixListener::bind(&sock).unwrap();
+        let _held = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let t = Target::from_vars(Some(format!("unix://{}", sock.display())), false, None);
+        let raw = Raw::new(&t, "1.41", Duration::from_millis(300)).unwrap();
+        let e = raw.request("GET", "/system/df").await.unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("did not answer GET /system/df within 1s") && msg.contains("d.sock"),
+            "{msg}"
+        );
     }
 }

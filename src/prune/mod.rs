@@ -69,6 +69,10 @@ pub struct PruneConfig {
 /// disk guard).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct PruneArgs {
+    /// Set by `build` when it runs the policy as its disk guard: the plan and results go to the log
+    /// (stderr), so build's own stdout (its `--json`) stays its own. Not a flag.
+    #[arg(skip)]
+    pub as_guard: bool,
     /// Keep images created or used more recently than this, e.g. 30m, 2h, 1d [default: 1h]
     #[arg(long, value_name = "DURATION", env = "STEVEDORE_PRUNE_MIN_AGE")]
     pub min_age: Option<Age>,
@@ -112,6 +116,8 @@ pub struct Settings {
     pub build_cache: bool,
     /// Build cache kept.
     pub build_cache_budget: u64,
+    /// Print the plan and results in the log rather than on stdout (see [`PruneArgs::as_guard`]).
+    pub results_to_log: bool,
 }
 
 impl Settings {
@@ -169,6 +175,7 @@ impl Settings {
                 .build_cache_budget
                 .or(cfg.build_cache_budget)
                 .map_or(DEFAULT_BUILD_CACHE_BUDGET, |b| b.0),
+            results_to_log: args.as_guard,
         })
     }
 }
@@ -437,7 +444,7 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
         if plan.removals().count() == 0 {
             break;
         }
-        apply(app, &conn, plan, images, &mut tally).await;
+        apply_to(app, s.results_to_log, &conn, plan, images, &mut tally).await;
         let df2 = usage::read(&conn.raw).await?;
         usage_after = df2.total();
         if s.policy.all || usage_after < limit || round + 1 == MAX_ROUNDS {
@@ -493,11 +500,15 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
         {
             Ok(r) => {
                 let b = r.space_reclaimed.max(0) as u64;
-                app.out.result(format!(
-                    "build cache: removed {} records, freed {}",
-                    r.caches_deleted.map_or(0, |c| c.len()),
-                    human_bytes(b)
-                ));
+                say(
+                    app,
+                    s.results_to_log,
+                    format!(
+                        "build cache: removed {} records, freed {}",
+                        r.caches_deleted.map_or(0, |c| c.len()),
+                        human_bytes(b)
+                    ),
+                );
                 cache_freed = Some(b);
             }
             Err(e) => {
@@ -509,14 +520,18 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
 
     let over = usage_after >= limit;
     let total_freed = freed + cache_freed.unwrap_or(0);
-    app.out.result(format!(
-        "freed {} in total ({} image{}); Docker uses {} (threshold {})",
-        human_bytes(total_freed),
-        removed.len(),
-        if removed.len() == 1 { "" } else { "s" },
-        human_bytes(usage_after),
-        human_bytes(limit)
-    ));
+    say(
+        app,
+        s.results_to_log,
+        format!(
+            "freed {} in total ({} image{}); Docker uses {} (threshold {})",
+            human_bytes(total_freed),
+            removed.len(),
+            if removed.len() == 1 { "" } else { "s" },
+            human_bytes(usage_after),
+            human_bytes(limit)
+        ),
+    );
     let headline = format!(
         "freed {} ({} image{}{}); Docker uses {}{}",
         human_bytes(total_freed),
@@ -586,23 +601,31 @@ async fn dry_run(
 ) -> anyhow::Result<StepOutcome> {
     let _ = conn;
     for line in format_table(PLAN_HEADERS, &plan_rows(plan, images, now)) {
-        app.out.result(line);
+        say(app, s.results_to_log, line);
     }
     let n = plan.removals().count();
-    app.out.result(format!(
-        "would remove {n} image{} and free {}: Docker would use {} (threshold {})",
-        if n == 1 { "" } else { "s" },
-        human_bytes(plan.to_free),
-        human_bytes(plan.projected()),
-        human_bytes(limit)
-    ));
+    say(
+        app,
+        s.results_to_log,
+        format!(
+            "would remove {n} image{} and free {}: Docker would use {} (threshold {})",
+            if n == 1 { "" } else { "s" },
+            human_bytes(plan.to_free),
+            human_bytes(plan.projected()),
+            human_bytes(limit)
+        ),
+    );
     if s.build_cache {
-        app.out.result(format!(
-            "would prune build cache unused for {} beyond {} (it holds {} now)",
-            Age(Duration::from_secs(s.policy.min_age_secs as u64)),
-            human_bytes(s.build_cache_budget),
-            human_bytes(df.build_cache_bytes())
-        ));
+        say(
+            app,
+            s.results_to_log,
+            format!(
+                "would prune build cache unused for {} beyond {} (it holds {} now)",
+                Age(Duration::from_secs(s.policy.min_age_secs as u64)),
+                human_bytes(s.build_cache_budget),
+                human_bytes(df.build_cache_bytes())
+            ),
+        );
     }
     let would: Vec<serde_json::Value> = plan
         .removals()
@@ -640,6 +663,15 @@ async fn dry_run(
     Ok(outcome)
 }
 
+/// Prints one result line: on stdout, or in the log (stderr) when `to_log`.
+fn say(app: &App, to_log: bool, line: impl AsRef<str>) {
+    if to_log {
+        app.out.info(line);
+    } else {
+        app.out.result(line);
+    }
+}
+
 fn record_summary(app: &App, outcome: &StepOutcome) {
     if let Err(e) = summary::record(&app.ctx.project_dir, outcome) {
         app.out.warn(format!(
@@ -664,10 +696,22 @@ pub struct Tally {
     pub freed: u64,
 }
 
-/// Removes a plan's images and reports each: what it freed, or why the daemon refused (reported and
-/// skipped, never fatal).
+/// Removes a plan's images and reports each on stdout: what it freed, or why the daemon refused
+/// (reported and skipped, never fatal).
 pub async fn apply(
     app: &App,
+    conn: &docker::Conn,
+    plan: &Plan,
+    images: &[Image],
+    tally: &mut Tally,
+) {
+    apply_to(app, false, conn, plan, images, tally).await
+}
+
+/// [`apply`], reporting in the log rather than on stdout when `to_log`.
+async fn apply_to(
+    app: &App,
+    to_log: bool,
     conn: &docker::Conn,
     plan: &Plan,
     images: &[Image],
@@ -679,12 +723,16 @@ pub async fn apply(
             Ok(_) => {
                 tally.freed += estimate;
                 tally.removed_ids.push(im.id.clone());
-                app.out.result(format!(
-                    "removed {} ({}): freed {}",
-                    im.name(),
-                    policy::short_id(&im.id),
-                    human_bytes(estimate)
-                ));
+                say(
+                    app,
+                    to_log,
+                    format!(
+                        "removed {} ({}): freed {}",
+                        im.name(),
+                        policy::short_id(&im.id),
+                        human_bytes(estimate)
+                    ),
+                );
                 tally.removed.push(serde_json::json!({
                     "image": im.name(), "id": im.id, "bytes": estimate
                 }));

@@ -12,6 +12,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The `/system/df` document of engine 20.10 (API 1.41).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -141,13 +142,32 @@ impl DiskUsage {
     }
 }
 
-/// Reads `/system/df`.
+/// How long to wait, at most, for another client's `/system/df` to finish (the daemon runs one at a time).
+const DF_BUSY_WAIT: Duration = Duration::from_secs(60);
+
+/// Reads `/system/df`. The daemon answers 500 "a disk usage operation is already running" while another
+/// client (a concurrent job on a shared runner) reads it; that is retried for up to a minute.
 pub async fn read(client: &Raw) -> anyhow::Result<DiskUsage> {
-    client
-        .get_json::<DiskUsage>("/system/df")
-        .await
-        .context("cannot read Docker's disk usage (GET /system/df)")
-        .code(ExitCode::Outside)
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match client.get_json::<DiskUsage>("/system/df").await {
+            Err(e) if busy(&e) && started.elapsed() + wait < DF_BUSY_WAIT => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            r => {
+                return r
+                    .context("cannot read Docker's disk usage (GET /system/df)")
+                    .code(ExitCode::Outside);
+            }
+        }
+    }
+}
+
+/// True for the daemon's answer to a `/system/df` while another one runs.
+fn busy(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("disk usage operation is already running")
 }
 
 /// Reads Docker's data root (`DockerRootDir` of `/info`).
@@ -204,5 +224,15 @@ mod tests {
         let img = &d.images.as_ref().unwrap()[0];
         assert_eq!(img.containers, 1);
         assert_eq!(d.containers.as_ref().unwrap()[0].image_id, "sha256:aa");
+    }
+
+    #[test]
+    fn a_concurrent_df_is_recognised() {
+        let e = anyhow::anyhow!(
+            "GET /system/df answered 500: {{\"message\":\"a disk usage operation is already running\"}}"
+        )
+        .context("outer");
+        assert!(busy(&e));
+        assert!(!busy(&anyhow::anyhow!("GET /system/df answered 500: boom")));
     }
 }

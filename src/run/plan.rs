@@ -53,7 +53,7 @@ pub async fn probe_daemon(timeout: Duration) -> Daemon {
         Err(e) => {
             return Daemon::Silent {
                 host,
-                why: format!("{e:#}"),
+                why: crate::docker::error_chain(e.root_cause()),
             };
         }
     };
