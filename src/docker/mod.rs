@@ -21,7 +21,7 @@ pub use disk::filesystem_space;
 pub use raw::Raw;
 pub use target::{Address, DEFAULT_HOST, TLS_FILES, Target, TlsFiles};
 
-pub use crate::error_chain::error_chain;
+use crate::error_chain::error_chain;
 use crate::exit::{CodeExt, ExitCode, coded};
 use anyhow::Context;
 use bollard::{API_DEFAULT_VERSION, Docker};

@@ -53,7 +53,7 @@ pub async fn probe_daemon(timeout: Duration) -> Daemon {
         Err(e) => {
             return Daemon::Silent {
                 host,
-                why: crate::docker::error_chain(e.root_cause()),
+                why: crate::error_chain::error_chain(e.root_cause()),
             };
         }
     };
@@ -71,7 +71,7 @@ pub async fn probe_daemon(timeout: Duration) -> Daemon {
         Ok(Ok(version)) => Daemon::Answers { host, version },
         Ok(Err(e)) => Daemon::Silent {
             host,
-            why: crate::docker::error_chain(&e),
+            why: crate::error_chain::error_chain(&e),
         },
         Err(_) => Daemon::Silent {
             host,
