@@ -3,7 +3,8 @@
 //! CI job, with the same configuration and context rules as the template's jobs.
 //!
 //! The control flow (sections, the run summary, stop on failure, notify always) is in [`execute`]; which
-//! steps run in [`steps`]; the dry-run plan in [`plan`]. This file only wires the real steps in.
+//! steps run in [`steps`]; the dry-run plan in [`plan`]; what build and release hand to the later steps
+//! (as plain data, given as flags) in [`handed`]. This file only wires the real steps in.
 
 pub mod args;
 pub mod execute;
