@@ -12,6 +12,9 @@ pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod docker;
+pub mod dotenv;
+pub mod error_chain;
 pub mod exit;
 pub mod notify;
 pub mod output;
@@ -21,6 +24,7 @@ pub mod release;
 pub mod run;
 pub mod scan;
 pub mod summary;
+pub mod units;
 
 use app::App;
 use clap::Parser;

@@ -4,6 +4,7 @@
 //! The namespace keeps the main daemon undisturbed: a dockerd started with `--bridge=none` deletes the
 //! host's `docker0` bridge, so it must never run in the host's network namespace. The second daemon has
 //! its own data root, exec root and pidfile, and stevedore is run inside the same namespace (`nsenter`).
+//! `prune --dry-run` then reads the same daemon's disk usage through the raw client, over TLS too.
 
 mod common;
 
@@ -255,6 +256,45 @@ fn builds_through_a_tls_docker_host() {
         "tls-ok",
         "{}",
         String::from_utf8_lossy(&ran.stderr)
+    );
+
+    // prune reads /system/df, /images/json and /info through the shared raw client: over TLS too.
+    let state = tempfile::tempdir().unwrap();
+    let out = daemon
+        .command(common::stevedore_bin().to_str().unwrap())
+        .env("STEVEDORE_STATE_DIR", state.path())
+        .args(["--dry-run", "prune", "--threshold", "1B"])
+        .current_dir(ctx.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("stevedore-test-build/tls:t") && text.contains("Docker uses"),
+        "the image built over TLS is not in prune's plan:\n{text}"
+    );
+    // The default share threshold reads the data root from /info over TLS too.
+    let out = daemon
+        .command(common::stevedore_bin().to_str().unwrap())
+        .env("STEVEDORE_STATE_DIR", state.path())
+        .args(["--dry-run", "prune"])
+        .current_dir(ctx.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let data_root = daemon.certs().join("data");
+    assert!(
+        text.contains(&format!("filesystem holding {}", data_root.display())),
+        "the TLS daemon's data root (GET /info) is not in prune's plan:\n{text}"
     );
 
     // Without DOCKER_TLS_VERIFY the same address is refused, and the error says what was tried.

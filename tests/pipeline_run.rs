@@ -169,3 +169,55 @@ fn a_real_run_records_each_step_and_ends_with_the_table() {
         "no tag: release and deploy run on semantic-version tags only"
     );
 }
+
+#[test]
+fn release_hands_its_environment_to_the_later_steps_without_the_process_environment() {
+    // A staging tag; `[release]` names the staging environment, so only release knows "stage-eu".
+    let dir = checkout();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+    };
+    git(&[
+        "-c",
+        "user.email=dev@example.com",
+        "-c",
+        "user.name=dev",
+        "tag",
+        "-a",
+        "v1.2.3-rc.1",
+        "-m",
+        "rc",
+    ]);
+    std::fs::write(
+        dir.path().join("stevedore.toml"),
+        "[release]\nstaging_environment = \"stage-eu\"\n",
+    )
+    .unwrap();
+    let pd = dir.path().to_str().unwrap().to_string();
+    let (code, out, err) = common::stevedore(
+        dir.path(),
+        &["run", "--only", "release,deploy,notify"],
+        &[
+            ("CI", "true"),
+            ("CI_PROJECT_DIR", &pd),
+            ("CI_PROJECT_NAME", "shop"),
+            ("CI_COMMIT_TAG", "v1.2.3-rc.1"),
+            ("CI_COMMIT_REF_PROTECTED", "false"),
+            ("GITLAB_USER_LOGIN", "alice"),
+        ],
+    );
+    let all = format!("{out}{err}");
+    assert_eq!(code, 0, "{all}");
+    // notify's topic is `{project} / {environment}`: the environment came from release's outcome.
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("topic") && l.ends_with("shop / stage-eu")),
+        "{all}"
+    );
+    assert!(out.contains("release — 1.2.3-rc.1 → staging"), "{all}");
+}

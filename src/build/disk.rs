@@ -35,31 +35,15 @@ impl FromStr for MinFree {
             }
             return Ok(MinFree::Percent(v));
         }
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let v: f64 = num.parse().map_err(|_| bad())?;
-        let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1.0,
-            "kb" | "k" => 1e3,
-            "mb" | "m" => 1e6,
-            "gb" | "g" => 1e9,
-            "tb" | "t" => 1e12,
-            "kib" => 1024.0,
-            "mib" => 1024.0 * 1024.0,
-            "gib" => 1024.0 * 1024.0 * 1024.0,
-            "tib" => 1024.0f64.powi(4),
-            _ => return Err(bad()),
-        };
-        Ok(MinFree::Bytes((v * mult) as u64))
+        t.parse::<crate::units::ByteSize>()
+            .map(|b| MinFree::Bytes(b.0))
+            .map_err(|_| bad())
     }
 }
 
 impl<'de> Deserialize<'de> for MinFree {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::units::from_str(d)
     }
 }
 
@@ -75,15 +59,7 @@ impl std::fmt::Display for MinFree {
 /// Free and total bytes of the file system holding `path`, or `None` when it cannot be read (a remote
 /// daemon's data root is not on this machine).
 pub fn space(path: &Path) -> Option<(u64, u64)> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 {
-        return None;
-    }
-    let frag = st.f_frsize as u64;
-    Some((st.f_bavail as u64 * frag, st.f_blocks as u64 * frag))
+    crate::docker::filesystem_space(path).ok()
 }
 
 impl MinFree {

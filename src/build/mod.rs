@@ -9,9 +9,7 @@
 pub mod builder;
 pub mod context;
 pub mod disk;
-pub mod docker;
 pub mod dockerignore;
-pub mod dotenv;
 pub mod plan;
 pub mod progress;
 pub mod push;
@@ -178,6 +176,7 @@ async fn disk_guard(app: &App, docker: &bollard::Docker) -> anyhow::Result<()> {
             human_bytes(free),
             human_bytes(total)
         ));
+        // Nested: prune's result lines go to the log, so build's stdout (--json) stays its own.
         let pruned = crate::prune::run(&app.nested(), &crate::prune::PruneArgs::default()).await?;
         app.out.info(format!("prune: {}", pruned.headline));
     } else {
@@ -265,7 +264,7 @@ async fn run_inner(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Res
         .with_facts(serde_json::json!({ "image": plan.repo, "tags": plan.tags })));
     }
 
-    let docker = docker::connect(plan.timeout).await?;
+    let docker = crate::docker::connect(plan.timeout).await?;
 
     // Fail fast on credentials, before a long build.
     let registry_host = tags::registry_of(&plan.repo);
@@ -349,7 +348,7 @@ async fn run_inner(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Res
         }
         pairs.push(("IMAGE_TAGS", plan.tags.join(",")));
         pairs.push(("IMAGE_ID", built.image_id.clone()));
-        dotenv::write(path, &pairs)?;
+        crate::dotenv::write(path, &pairs)?;
     }
     let facts = serde_json::json!({
         "image": image,

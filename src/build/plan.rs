@@ -47,8 +47,7 @@ impl std::str::FromStr for Timeout {
 
 impl<'de> serde::Deserialize<'de> for Timeout {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::units::from_str(d)
     }
 }
 

@@ -10,7 +10,6 @@ use super::Settings;
 use super::report::{TargetResult, TargetStatus};
 use super::target::TargetConfig;
 use super::template::Vars;
-use crate::exit::{ExitCode, coded};
 use crate::output::{Output, human_duration};
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
@@ -26,28 +25,23 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// The default Docker host when neither the target nor `DOCKER_HOST` names one.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-
-/// Connects to a Docker host (the target's `docker_host`, else `DOCKER_HOST`, else the local socket) and
-/// negotiates the API version. A daemon that does not answer is an outside failure (exit 4).
+/// Connects to a target's Docker host: its `docker_host`, else `DOCKER_HOST`, else the local socket
+/// (TLS from `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH` either way), through the shared [`crate::docker`]
+/// connection. A daemon that does not answer is an outside failure (exit 4).
 pub async fn connect(host: Option<&str>) -> anyhow::Result<(Docker, String)> {
-    let host = host
-        .map(str::to_string)
-        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| DEFAULT_HOST.to_string());
-    let fail = |e: &dyn std::fmt::Display| {
-        coded(
-            ExitCode::Outside,
-            format!(
-                "cannot reach the Docker daemon at {host}: {e} — start dockerd, or set DOCKER_HOST (or the target's docker_host)"
-            ),
-        )
-    };
-    let d = Docker::connect_with_host(&host).map_err(|e| fail(&e))?;
-    let d = d.negotiate_version().await.map_err(|e| fail(&e))?;
-    Ok((d, host))
+    let target = target(host);
+    let conn =
+        crate::docker::connect_to(&target, REQUEST_TIMEOUT, crate::docker::PING_TIMEOUT).await?;
+    Ok((conn.docker, target.host))
 }
+
+/// Where a target's containers run: its `docker_host` over the environment's `DOCKER_HOST`.
+pub fn target(host: Option<&str>) -> crate::docker::Target {
+    crate::docker::Target::from_env().with_host(host, "the target's docker_host")
+}
+
+/// How long one request to a target's daemon may take (an image pull included).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn not_found(e: &DockerError) -> bool {
     matches!(

@@ -10,6 +10,14 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dur(pub Duration);
 
+/// The units of a [`Dur`].
+const UNITS: &[(&str, Duration)] = &[
+    ("ms", Duration::from_millis(1)),
+    ("s", Duration::from_secs(1)),
+    ("m", Duration::from_secs(60)),
+    ("h", Duration::from_secs(3600)),
+];
+
 impl FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -18,31 +26,7 @@ impl FromStr for Dur {
                 "`{s}` is not a duration: write a number and a unit, e.g. 500ms, 5s, 10m, 1h or 1m30s"
             )
         };
-        let t = s.trim();
-        if t.is_empty() {
-            return Err(bad());
-        }
-        let mut total = Duration::ZERO;
-        let mut rest = t;
-        while !rest.is_empty() {
-            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
-            if digits == 0 {
-                return Err(bad());
-            }
-            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-            rest = &rest[digits..];
-            let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
-            let unit = &rest[..unit_len];
-            rest = &rest[unit_len..];
-            total += match unit {
-                "ms" => Duration::from_millis(n),
-                "s" => Duration::from_secs(n),
-                "m" => Duration::from_secs(n * 60),
-                "h" => Duration::from_secs(n * 3600),
-                _ => return Err(bad()),
-            };
-        }
-        Ok(Dur(total))
+        crate::units::parse_terms(s, UNITS).map(Dur).ok_or_else(bad)
     }
 }
 
@@ -54,8 +38,7 @@ impl fmt::Display for Dur {
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::units::from_str(d)
     }
 }
 

@@ -7,6 +7,7 @@ use super::report::{TargetResult, TargetStatus};
 use super::target::{AuthKind, Expect, TargetConfig};
 use super::template::{self, Vars};
 use super::verify::{self, Observation};
+use crate::error_chain::error_chain;
 use crate::output::{Output, human_duration};
 use crate::redact::MASK;
 use std::time::{Duration, Instant};
@@ -301,19 +302,4 @@ pub async fn deploy(
             }
         }
     }
-}
-
-/// An error with its sources, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }

@@ -79,6 +79,10 @@ pub struct DeployArgs {
     /// The image to deploy, `repository@sha256:…` (default IMAGE_DIGEST from build's dotenv).
     #[arg(long, value_name = "REF", env = "IMAGE_DIGEST")]
     pub image: Option<String>,
+    /// The version being deployed, for targets that verify it (default VERSION from release's dotenv,
+    /// else the version of the tag).
+    #[arg(long = "release-version", value_name = "X.Y.Z", env = "VERSION")]
+    pub release_version: Option<String>,
     /// Deploy only this target (redeploy one client).
     #[arg(long, value_name = "NAME")]
     pub only: Option<String>,
@@ -156,9 +160,13 @@ pub fn resolve_environment(app: &App, flag: Option<&str>) -> anyhow::Result<Stri
     ))
 }
 
-fn resolve_version(app: &App) -> String {
-    if let Ok(v) = std::env::var("VERSION")
-        && !v.trim().is_empty()
+/// The version being deployed: `--release-version`, else VERSION (arguments built in code have no clap
+/// env fallback), else the tag's version; empty when none is known.
+fn resolve_version(app: &App, flag: Option<&str>) -> String {
+    if let Some(v) = flag
+        .map(str::to_string)
+        .or_else(|| std::env::var("VERSION").ok())
+        .filter(|v| !v.trim().is_empty())
     {
         return v.trim().to_string();
     }
@@ -261,7 +269,7 @@ pub async fn run(app: &App, args: &DeployArgs) -> anyhow::Result<StepOutcome> {
     })?;
     let (repository, digest) = parse_image(&image)?;
     let environment = resolve_environment(app, args.environment.as_deref())?;
-    let version = resolve_version(app);
+    let version = resolve_version(app, args.release_version.as_deref());
     let mut names = std::collections::HashSet::new();
     for t in &cfg.targets {
         if !names.insert(t.name.as_str()) {
@@ -344,7 +352,7 @@ pub async fn run(app: &App, args: &DeployArgs) -> anyhow::Result<StepOutcome> {
             return Err(coded(
                 ExitCode::Usage,
                 format!(
-                    "[[deploy.targets]] `{}` verifies the version, but no version is known: set VERSION (release's dotenv) or run in a tag pipeline",
+                    "[[deploy.targets]] `{}` verifies the version, but no version is known: pass --release-version, set VERSION (release's dotenv), or run in a tag pipeline",
                     t.name
                 ),
             ));
@@ -376,7 +384,7 @@ pub async fn run(app: &App, args: &DeployArgs) -> anyhow::Result<StepOutcome> {
                     "dry run: {}: would replace container {} on {} by one from {image}, wait up to {} for its HEALTHCHECK, and roll back if it fails",
                     t.name,
                     t.container.as_deref().unwrap_or_default(),
-                    t.docker_host.clone().or_else(|| std::env::var("DOCKER_HOST").ok()).unwrap_or_else(|| docker::DEFAULT_HOST.into()),
+                    docker::target(t.docker_host.as_deref()).describe(),
                     crate::output::human_duration(settings.verify_timeout),
                 )),
             }

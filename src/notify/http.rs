@@ -2,6 +2,7 @@
 //! exponential backoff on 5xx answers and on connection failures or timeouts, and on 429 after the time the
 //! server asks for (`Retry-After` header, or Zulip's `retry-after` in the JSON body).
 
+use crate::error_chain::error_chain;
 use crate::output::{Output, human_duration};
 use crate::redact::redact;
 use std::time::Duration;
@@ -46,22 +47,12 @@ pub fn client(policy: &Policy) -> anyhow::Result<reqwest::Client> {
         // host): report the redirect instead of following it.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| anyhow::anyhow!("cannot create the HTTP client: {}", redact(&chain(&e))))
-}
-
-/// An error and its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the HTTP client: {}",
+                redact(&error_chain(&e))
+            )
+        })
 }
 
 fn transport_error(e: &reqwest::Error, limit: Duration) -> String {
@@ -72,7 +63,7 @@ fn transport_error(e: &reqwest::Error, limit: Duration) -> String {
     } else {
         "request failed".to_string()
     };
-    redact(&format!("{what}: {}", chain(e)))
+    redact(&format!("{what}: {}", error_chain(e)))
 }
 
 /// The wait a 429 asks for: the `Retry-After` header (seconds), else `retry-after` in a JSON body.

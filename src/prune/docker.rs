@@ -1,58 +1,41 @@
-//! The Docker calls `prune` makes: connect (bollard, `DOCKER_HOST`, negotiated API version), remove one
+//! The Docker calls `prune` makes: connect (through the shared [`crate::docker`] connection), remove one
 //! image safely, prune the build cache.
-//!
-//! (`build` has its own small connect function; the two are to be merged.)
 
-use super::usage::{Endpoint, RawClient};
+use crate::docker::{Raw, Target};
 use crate::exit::{CodeExt, ExitCode, coded};
 use anyhow::Context;
 use bollard::Docker;
 use bollard::query_parameters::RemoveImageOptionsBuilder;
+use std::time::Duration;
 
 /// A connection to the daemon: bollard for the typed calls, a raw client for the engine-shaped ones.
 #[derive(Clone)]
 pub struct Conn {
     /// bollard's client, version negotiated.
     pub docker: Docker,
-    /// The raw client for `/system/df`, `/info` and `/build/prune`.
-    pub raw: RawClient,
+    /// The raw client for `/system/df`, `/info`, `/images/json` and `/build/prune`.
+    pub raw: Raw,
     /// Where the daemon is, for messages.
-    pub endpoint: Endpoint,
+    pub target: Target,
 }
 
-/// Connects to the daemon named by `DOCKER_HOST` (default the local socket), negotiates the API version and
-/// checks that it answers. No daemon → exit code 4 with a message saying what to do.
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Connects to the daemon named by `DOCKER_HOST` (default the local socket; TLS with
+/// `DOCKER_TLS_VERIFY`), negotiates the API version and checks that it answers. No daemon → exit code 4
+/// with a message saying what to do.
 pub async fn connect() -> anyhow::Result<Conn> {
-    let endpoint = Endpoint::from_env()?;
-    let where_ = endpoint.describe();
-    let fix = "start dockerd, or set DOCKER_HOST to the daemon's socket (e.g. unix:///var/run/docker.sock)";
-    let docker = Docker::connect_with_defaults()
-        .map_err(|e| {
-            coded(
-                ExitCode::Outside,
-                format!("cannot reach the Docker daemon at {where_}: {e} — {fix}"),
-            )
-        })?
-        .negotiate_version()
-        .await
-        .map_err(|e| {
-            coded(
-                ExitCode::Outside,
-                format!("cannot reach the Docker daemon at {where_}: {e} — {fix}"),
-            )
-        })?;
-    docker.ping().await.map_err(|e| {
-        coded(
-            ExitCode::Outside,
-            format!("the Docker daemon at {where_} does not answer: {e} — {fix}"),
-        )
-    })?;
-    let version = docker.client_version().to_string();
-    let raw = RawClient::new(endpoint.clone(), version);
+    let c = crate::docker::connect_to(
+        &Target::from_env(),
+        REQUEST_TIMEOUT,
+        crate::docker::PING_TIMEOUT,
+    )
+    .await?;
     Ok(Conn {
-        docker,
-        raw,
-        endpoint,
+        raw: c.raw()?,
+        docker: c.docker,
+        target: c.target,
     })
 }
 

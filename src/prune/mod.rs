@@ -640,6 +640,7 @@ async fn dry_run(
     Ok(outcome)
 }
 
+/// Records the outcome in the run summary, warning when the file cannot be written.
 fn record_summary(app: &App, outcome: &StepOutcome) {
     if let Err(e) = summary::record(&app.ctx.project_dir, outcome) {
         app.out.warn(format!(
@@ -664,8 +665,8 @@ pub struct Tally {
     pub freed: u64,
 }
 
-/// Removes a plan's images and reports each: what it freed, or why the daemon refused (reported and
-/// skipped, never fatal).
+/// Removes a plan's images and reports each on stdout: what it freed, or why the daemon refused
+/// (reported and skipped, never fatal).
 pub async fn apply(
     app: &App,
     conn: &docker::Conn,

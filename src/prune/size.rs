@@ -1,68 +1,17 @@
-//! The values `stevedore prune` reads from flags and `stevedore.toml`: byte sizes (`20GB`, `512MiB`),
-//! thresholds (a size, or a share of the filesystem such as `80%`) and ages (`1h`, `30m`, `2d`).
+//! The values `stevedore prune` reads from flags and `stevedore.toml`: byte sizes (`20GB`, `512MiB`; the
+//! shared [`crate::units::ByteSize`]), thresholds (a size, or a share of the filesystem such as `80%`) and
+//! ages (`1h`, `30m`, `2d`).
 //!
 //! Each type parses with [`FromStr`] and deserializes through it, so a bad value in `stevedore.toml` is
 //! reported by the TOML parser with file, line and key.
 
+use crate::units::from_str_or_int;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A number of bytes written the way people write them: `20GB` (decimal, like `docker system df`),
-/// `512MiB` (binary), `1.5G`, `300000` (plain bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ByteSize, String> {
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let bad = || {
-            format!(
-                "`{s}` is not a size: write a number with an optional unit, e.g. `20GB`, `512MiB`, `1.5G` or `300000` (bytes)"
-            )
-        };
-        if num.is_empty() {
-            return Err(bad());
-        }
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1.0,
-            "k" | "kb" => 1e3,
-            "m" | "mb" => 1e6,
-            "g" | "gb" => 1e9,
-            "t" | "tb" => 1e12,
-            "ki" | "kib" => 1024.0,
-            "mi" | "mib" => 1024.0 * 1024.0,
-            "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
-            "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-            _ => return Err(bad()),
-        };
-        let v = n * mult;
-        if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
-            return Err(bad());
-        }
-        Ok(ByteSize(v.round() as u64))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::output::human_bytes(self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ByteSize, D::Error> {
-        from_str_or_int(d)
-    }
-}
+pub use crate::units::ByteSize;
 
 /// How full Docker may be before `prune` removes images: a size (`20GB`) or a share of the filesystem
 /// holding Docker's data root (`80%`).
@@ -138,6 +87,15 @@ impl Age {
     }
 }
 
+/// The units of an [`Age`].
+const AGE_UNITS: &[(&str, Duration)] = &[
+    ("s", Duration::from_secs(1)),
+    ("m", Duration::from_secs(60)),
+    ("h", Duration::from_secs(3600)),
+    ("d", Duration::from_secs(86_400)),
+    ("w", Duration::from_secs(604_800)),
+];
+
 impl FromStr for Age {
     type Err = String;
 
@@ -151,35 +109,9 @@ impl FromStr for Age {
         if t == "0" {
             return Ok(Age(Duration::ZERO));
         }
-        if t.is_empty() {
-            return Err(bad());
-        }
-        let mut total: u64 = 0;
-        let mut num = String::new();
-        for c in t.chars() {
-            if c.is_ascii_digit() {
-                num.push(c);
-                continue;
-            }
-            let n: u64 = num.parse().map_err(|_| bad())?;
-            num.clear();
-            let unit = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                'w' => 604_800,
-                _ => return Err(bad()),
-            };
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(bad)?;
-        }
-        if !num.is_empty() {
-            return Err(bad());
-        }
-        Ok(Age(Duration::from_secs(total)))
+        crate::units::parse_terms(t, AGE_UNITS)
+            .map(Age)
+            .ok_or_else(bad)
     }
 }
 
@@ -218,41 +150,9 @@ pub fn short_duration(secs: i64) -> String {
     }
 }
 
-/// Deserializes a `FromStr` type from a string, or from an integer written without quotes.
-fn from_str_or_int<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr<Err = String>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        S(String),
-        I(u64),
-    }
-    let s = match Raw::deserialize(d)? {
-        Raw::S(s) => s,
-        Raw::I(i) => i.to_string(),
-    };
-    s.parse().map_err(serde::de::Error::custom)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!("20GB".parse::<ByteSize>().unwrap().0, 20_000_000_000);
-        assert_eq!("20gb".parse::<ByteSize>().unwrap().0, 20_000_000_000);
-        assert_eq!("512MiB".parse::<ByteSize>().unwrap().0, 512 * 1024 * 1024);
-        assert_eq!("1.5G".parse::<ByteSize>().unwrap().0, 1_500_000_000);
-        assert_eq!("300000".parse::<ByteSize>().unwrap().0, 300_000);
-        assert_eq!("7 kB".parse::<ByteSize>().unwrap().0, 7000);
-        for bad in ["", "GB", "20XB", "-1GB", "1.2.3G", "abc"] {
-            assert!(bad.parse::<ByteSize>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn thresholds() {

@@ -1,154 +1,18 @@
 //! Docker's disk usage, read from the daemon's `/system/df` in the engine's own JSON shape.
 //!
 //! bollard 0.21 models `/system/df` after the newest API, and on engine 20.10 its `df()` comes back with
-//! every field `None`. So this module talks HTTP/1.1 to the daemon itself (unix socket or plain TCP, from
-//! `DOCKER_HOST`) and deserializes the 20.10 document: `LayersSize`, `Images`, `Containers`, `Volumes`,
-//! `BuildCache`, `BuilderSize`. Every field is optional so a newer engine's extra fields do no harm.
+//! every field `None`. So this module reads it through the shared raw client ([`crate::docker::Raw`]: unix
+//! socket, plain TCP or TLS, from `DOCKER_HOST`) and deserializes the 20.10 document: `LayersSize`,
+//! `Images`, `Containers`, `Volumes`, `BuildCache`, `BuilderSize`. Every field is optional so a newer
+//! engine's extra fields do no harm.
 
+use crate::docker::Raw;
 use crate::exit::{CodeExt, ExitCode, coded};
 use anyhow::Context;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Where the daemon listens, from `DOCKER_HOST` (default `unix:///var/run/docker.sock`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    /// A unix socket path.
-    Unix(PathBuf),
-    /// `host:port` of a plain-HTTP TCP endpoint.
-    Tcp(String),
-}
-
-impl Endpoint {
-    /// Reads `DOCKER_HOST`.
-    pub fn from_env() -> anyhow::Result<Endpoint> {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_default();
-        Endpoint::parse(&host)
-    }
-
-    /// Parses a `DOCKER_HOST` value; empty means the default socket.
-    pub fn parse(host: &str) -> anyhow::Result<Endpoint> {
-        let host = host.trim();
-        if host.is_empty() {
-            return Ok(Endpoint::Unix(PathBuf::from("/var/run/docker.sock")));
-        }
-        if let Some(p) = host.strip_prefix("unix://") {
-            return Ok(Endpoint::Unix(PathBuf::from(p)));
-        }
-        let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0");
-        for scheme in ["tcp://", "http://"] {
-            if let Some(rest) = host.strip_prefix(scheme) {
-                if tls {
-                    break;
-                }
-                return Ok(Endpoint::Tcp(rest.trim_end_matches('/').to_string()));
-            }
-        }
-        Err(coded(
-            ExitCode::Usage,
-            format!(
-                "DOCKER_HOST={host}: stevedore prune reads disk usage over a unix socket or plain tcp:// only \
-                 — point DOCKER_HOST at unix:///var/run/docker.sock or a tcp:// endpoint without TLS"
-            ),
-        ))
-    }
-
-    /// Shown in messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Endpoint::Unix(p) => format!("unix://{}", p.display()),
-            Endpoint::Tcp(h) => format!("tcp://{h}"),
-        }
-    }
-}
-
-/// A minimal HTTP/1.1 client for the few requests bollard cannot make for us on engine 20.10.
-#[derive(Clone, Debug)]
-pub struct RawClient {
-    endpoint: Endpoint,
-    /// API version prefix such as `1.41` (negotiated by bollard).
-    version: String,
-}
-
-impl RawClient {
-    /// A client for `endpoint` speaking API `version` (e.g. `1.41`).
-    pub fn new(endpoint: Endpoint, version: impl Into<String>) -> RawClient {
-        RawClient {
-            endpoint,
-            version: version.into(),
-        }
-    }
-
-    /// Sends a request with an empty body and returns the status and body.
-    pub async fn request(&self, method: &str, path: &str) -> anyhow::Result<(u16, Bytes)> {
-        let uri = format!("/v{}{}", self.version, path);
-        let req = hyper::Request::builder()
-            .method(method)
-            .uri(&uri)
-            .header("Host", "docker")
-            .header(
-                "User-Agent",
-                concat!("stevedore/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())?;
-        let resp = match &self.endpoint {
-            Endpoint::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p).await.with_context(|| {
-                    format!("cannot connect to the Docker socket {}", p.display())
-                })?;
-                send(TokioIo::new(s), req).await?
-            }
-            Endpoint::Tcp(h) => {
-                let s = tokio::net::TcpStream::connect(h.as_str())
-                    .await
-                    .with_context(|| format!("cannot connect to the Docker daemon at tcp://{h}"))?;
-                send(TokioIo::new(s), req).await?
-            }
-        };
-        Ok(resp)
-    }
-
-    /// GETs `path` and deserializes the JSON answer.
-    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        let (status, body) = self.request("GET", path).await?;
-        if status != 200 {
-            anyhow::bail!(
-                "GET {path} answered {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            );
-        }
-        serde_json::from_slice(&body)
-            .with_context(|| format!("the daemon's answer to GET {path} is not the JSON expected"))
-    }
-}
-
-async fn send<I>(io: I, req: hyper::Request<Empty<Bytes>>) -> anyhow::Result<(u16, Bytes)>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .context("HTTP handshake with the Docker daemon failed")?;
-    let driver = tokio::spawn(conn);
-    let resp = sender
-        .send_request(req)
-        .await
-        .context("request to the Docker daemon failed")?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .context("reading the Docker daemon's answer failed")?
-        .to_bytes();
-    driver.abort();
-    Ok((status, body))
-}
+use std::time::Duration;
 
 /// The `/system/df` document of engine 20.10 (API 1.41).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -278,17 +142,36 @@ impl DiskUsage {
     }
 }
 
-/// Reads `/system/df`.
-pub async fn read(client: &RawClient) -> anyhow::Result<DiskUsage> {
-    client
-        .get_json::<DiskUsage>("/system/df")
-        .await
-        .context("cannot read Docker's disk usage (GET /system/df)")
-        .code(ExitCode::Outside)
+/// How long to wait, at most, for another client's `/system/df` to finish (the daemon runs one at a time).
+const DF_BUSY_WAIT: Duration = Duration::from_secs(60);
+
+/// Reads `/system/df`. The daemon answers 500 "a disk usage operation is already running" while another
+/// client (a concurrent job on a shared runner) reads it; that is retried for up to a minute.
+pub async fn read(client: &Raw) -> anyhow::Result<DiskUsage> {
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match client.get_json::<DiskUsage>("/system/df").await {
+            Err(e) if busy(&e) && started.elapsed() + wait < DF_BUSY_WAIT => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            r => {
+                return r
+                    .context("cannot read Docker's disk usage (GET /system/df)")
+                    .code(ExitCode::Outside);
+            }
+        }
+    }
+}
+
+/// True for the daemon's answer to a `/system/df` while another one runs.
+fn busy(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("disk usage operation is already running")
 }
 
 /// Reads Docker's data root (`DockerRootDir` of `/info`).
-pub async fn data_root(client: &RawClient) -> anyhow::Result<PathBuf> {
+pub async fn data_root(client: &Raw) -> anyhow::Result<PathBuf> {
     #[derive(Deserialize)]
     struct Info {
         #[serde(rename = "DockerRootDir", default)]
@@ -311,7 +194,7 @@ pub async fn data_root(client: &RawClient) -> anyhow::Result<PathBuf> {
 
 /// The total size in bytes of the filesystem holding `path`.
 pub fn filesystem_size(path: &Path) -> anyhow::Result<u64> {
-    let st = rustix::fs::statvfs(path)
+    let (_, total) = crate::docker::filesystem_space(path)
         .with_context(|| {
             format!(
                 "cannot measure the filesystem holding Docker's data root {} — run stevedore on the Docker host \
@@ -320,29 +203,12 @@ pub fn filesystem_size(path: &Path) -> anyhow::Result<u64> {
             )
         })
         .code(ExitCode::Outside)?;
-    Ok(st.f_blocks.saturating_mul(st.f_frsize))
+    Ok(total)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints() {
-        assert_eq!(
-            Endpoint::parse("").unwrap(),
-            Endpoint::Unix("/var/run/docker.sock".into())
-        );
-        assert_eq!(
-            Endpoint::parse("unix:///run/d.sock").unwrap(),
-            Endpoint::Unix("/run/d.sock".into())
-        );
-        assert_eq!(
-            Endpoint::parse("tcp://127.0.0.1:2375").unwrap(),
-            Endpoint::Tcp("127.0.0.1:2375".into())
-        );
-        assert!(Endpoint::parse("ssh://me@host").is_err());
-    }
 
     #[test]
     fn engine_20_10_document() {
@@ -358,5 +224,15 @@ mod tests {
         let img = &d.images.as_ref().unwrap()[0];
         assert_eq!(img.containers, 1);
         assert_eq!(d.containers.as_ref().unwrap()[0].image_id, "sha256:aa");
+    }
+
+    #[test]
+    fn a_concurrent_df_is_recognised() {
+        let e = anyhow::anyhow!(
+            "GET /system/df answered 500: {{\"message\":\"a disk usage operation is already running\"}}"
+        )
+        .context("outer");
+        assert!(busy(&e));
+        assert!(!busy(&anyhow::anyhow!("GET /system/df answered 500: boom")));
     }
 }

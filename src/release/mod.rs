@@ -109,12 +109,15 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// The dotenv lines (GitLab dotenv: KEY=value, no quotes).
-    pub fn dotenv(&self) -> String {
-        format!(
-            "VERSION={}\nCHANNEL={}\nENVIRONMENT={}\nIS_PRERELEASE={}\nPREVIOUS_VERSION={}\n",
-            self.version, self.channel, self.environment, self.is_prerelease, self.previous_version
-        )
+    /// The dotenv pairs: VERSION, CHANNEL, ENVIRONMENT, IS_PRERELEASE, PREVIOUS_VERSION.
+    pub fn dotenv(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("VERSION", self.version.clone()),
+            ("CHANNEL", self.channel.to_string()),
+            ("ENVIRONMENT", self.environment.clone()),
+            ("IS_PRERELEASE", self.is_prerelease.to_string()),
+            ("PREVIOUS_VERSION", self.previous_version.clone()),
+        ]
     }
 }
 
@@ -240,12 +243,7 @@ pub async fn run(app: &App, args: &ReleaseArgs) -> anyhow::Result<StepOutcome> {
         }
     ));
     if let Some(path) = &args.dotenv {
-        std::fs::write(path, d.dotenv()).map_err(|e| {
-            coded(
-                ExitCode::Usage,
-                format!("cannot write the dotenv file {}: {e}", path.display()),
-            )
-        })?;
+        crate::dotenv::write(path, &d.dotenv())?;
         app.out.detail(format!("wrote {}", path.display()));
     }
     if args.json {

@@ -3,8 +3,6 @@
 //! runs in a CI job. Flags a step does not take are left out (and reported), never a parse error.
 
 use crate::exit::{self, ExitCode};
-use std::collections::BTreeMap;
-use std::path::Path;
 
 /// One flag `run` would give a step: `--name` or `--name value`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,21 +79,6 @@ where
     Ok((args, dropped))
 }
 
-/// Reads a dotenv file in GitLab's format (`KEY=value` a line; blank lines and `#` comments skipped).
-/// A missing file is an empty map.
-pub fn read_dotenv(path: &Path) -> BTreeMap<String, String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return BTreeMap::new();
-    };
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,20 +127,5 @@ mod tests {
         assert_eq!(exit::code_of(&e), ExitCode::Usage);
         let m = exit::render(&e);
         assert!(m.contains("--n many"), "{m}");
-    }
-
-    #[test]
-    fn dotenv_follows_gitlab_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("build.env");
-        std::fs::write(
-            &p,
-            "# built\nIMAGE=reg/app\n\nIMAGE_DIGEST=reg/app@sha256:ab=cd\nbad key=x\n",
-        )
-        .unwrap();
-        let m = read_dotenv(&p);
-        assert_eq!(m.len(), 2);
-        assert_eq!(m["IMAGE_DIGEST"], "reg/app@sha256:ab=cd");
-        assert!(read_dotenv(&dir.path().join("none.env")).is_empty());
     }
 }

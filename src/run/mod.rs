@@ -3,10 +3,12 @@
 //! CI job, with the same configuration and context rules as the template's jobs.
 //!
 //! The control flow (sections, the run summary, stop on failure, notify always) is in [`execute`]; which
-//! steps run in [`steps`]; the dry-run plan in [`plan`]. This file only wires the real steps in.
+//! steps run in [`steps`]; the dry-run plan in [`plan`]; what build and release hand to the later steps
+//! (as plain data, given as flags) in [`handed`]. This file only wires the real steps in.
 
 pub mod args;
 pub mod execute;
+pub mod handed;
 pub mod plan;
 pub mod steps;
 
@@ -14,8 +16,9 @@ use crate::app::App;
 use crate::output::human_duration;
 use crate::summary::{RunSummary, Status, StepOutcome};
 use crate::{build, deploy, notify, prune, release, scan};
-use args::{Flag, read_dotenv, step_args};
+use args::{Flag, step_args};
 use execute::{StepRunner, execute};
+use handed::Handed;
 use plan::{Facts, plan, probe_daemon};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -68,6 +71,7 @@ pub async fn run(app: &App, args: &RunArgs) -> anyhow::Result<StepOutcome> {
         app,
         facts: &facts,
         work: work.clone(),
+        handed: Handed::default(),
     };
     let report = execute(&app.out, &app.ctx.project_dir, &selected, &mut real).await;
     let _ = std::fs::remove_dir_all(&work);
@@ -122,7 +126,8 @@ fn facts(app: &App) -> Facts {
     }
 }
 
-/// Where the run keeps the dotenv files steps hand to each other (as CI jobs do through artifacts).
+/// Where build and release write their dotenv files, as their template jobs do (removed after the run).
+/// The values reach later steps through the steps' outcomes ([`handed`]), not through these files.
 fn work_dir() -> PathBuf {
     std::env::temp_dir().join(format!("stevedore-run-{}", std::process::id()))
 }
@@ -228,6 +233,8 @@ struct Real<'a> {
     app: &'a App,
     facts: &'a Facts,
     work: PathBuf,
+    /// What build and release handed on so far.
+    handed: Handed,
 }
 
 impl Real<'_> {
@@ -242,7 +249,8 @@ impl Real<'_> {
         } else {
             "success"
         };
-        let flags = flags_for(step, self.facts, &self.work, status);
+        let mut flags = flags_for(step, self.facts, &self.work, status);
+        flags.extend(self.handed.flags(step));
         let (args, dropped) = step_args::<T>(step.name(), &flags)?;
         for f in dropped {
             self.app.out.info(format!(
@@ -251,20 +259,6 @@ impl Real<'_> {
             ));
         }
         Ok(args)
-    }
-
-    /// Hands a step's dotenv file to the later steps, as GitLab hands a job's `dotenv` report to later
-    /// jobs: as environment variables.
-    fn export(&self, file: &str) {
-        let vars = read_dotenv(&self.work.join(file));
-        for (k, v) in vars {
-            self.app
-                .out
-                .detail(format!("{file}: {k} for the next steps"));
-            // SAFETY: called between steps, on the task that drives the run, while no step's code runs;
-            // the process reads its environment only from step code (clap parsing a step's flags).
-            unsafe { std::env::set_var(&k, &v) };
-        }
     }
 }
 
@@ -284,7 +278,9 @@ impl StepRunner for Real<'_> {
             Step::Prune => prune::run(app, &self.args::<prune::PruneArgs>(step, failed)?).await,
             Step::Build => {
                 let r = build::run(app, &self.args::<build::BuildArgs>(step, failed)?).await;
-                self.export("build.env");
+                if let Ok(o) = &r {
+                    self.handed.take(o);
+                }
                 r
             }
             Step::Release if !self.facts.route.deploys() => {
@@ -292,7 +288,9 @@ impl StepRunner for Real<'_> {
             }
             Step::Release => {
                 let r = release::run(app, &self.args::<release::ReleaseArgs>(step, failed)?).await;
-                self.export("release.env");
+                if let Ok(o) = &r {
+                    self.handed.take(o);
+                }
                 r
             }
             Step::Deploy if !self.facts.route.deploys() => {

@@ -40,21 +40,20 @@ impl Daemon {
 
 /// The address stevedore asks: `DOCKER_HOST`, else the default socket.
 pub fn docker_host() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
+    crate::docker::Target::from_env().host
 }
 
-/// Asks the daemon at `DOCKER_HOST` (or the default socket) whether it answers, giving up after `timeout`.
+/// Asks the daemon at `DOCKER_HOST` (or the default socket; TLS from `DOCKER_TLS_VERIFY`) whether it
+/// answers, giving up after `timeout`.
 pub async fn probe_daemon(timeout: Duration) -> Daemon {
-    let host = docker_host();
-    let docker = match bollard::Docker::connect_with_defaults() {
+    let target = crate::docker::Target::from_env();
+    let host = target.host.clone();
+    let docker = match crate::docker::client(&target, timeout) {
         Ok(d) => d,
         Err(e) => {
             return Daemon::Silent {
                 host,
-                why: e.to_string(),
+                why: crate::error_chain::error_chain(e.root_cause()),
             };
         }
     };
@@ -72,27 +71,13 @@ pub async fn probe_daemon(timeout: Duration) -> Daemon {
         Ok(Ok(version)) => Daemon::Answers { host, version },
         Ok(Err(e)) => Daemon::Silent {
             host,
-            why: error_chain(&e),
+            why: crate::error_chain::error_chain(&e),
         },
         Err(_) => Daemon::Silent {
             host,
             why: format!("no answer within {}s", timeout.as_secs()),
         },
     }
-}
-
-/// An error and its causes on one line: "client error (Connect): tcp connect error: Connection refused".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let s = c.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = c.source();
-    }
-    parts.join(": ")
 }
 
 /// What decides the run, read from the CI context and the environment.

@@ -1,6 +1,6 @@
-//! The dotenv file handed to later jobs (`artifacts:reports:dotenv`), written by GitLab's rules: one
-//! `KEY=value` a line, keys of `[A-Za-z0-9_]`, values on one line and without quotes (GitLab would keep
-//! them as part of the value).
+//! The dotenv file a step hands to later jobs (`artifacts:reports:dotenv`; build's `IMAGE_DIGEST`,
+//! release's `VERSION`), written by GitLab's rules: one `KEY=value` a line, keys of `[A-Za-z0-9_]`, values
+//! on one line and without quotes (GitLab would keep them as part of the value).
 
 use crate::exit::{ExitCode, coded};
 use std::path::Path;
