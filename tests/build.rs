@@ -477,6 +477,28 @@ fn bad_dockerignore_and_missing_dockerfile_are_usage_errors() {
 }
 
 #[test]
+fn a_failing_disk_guard_prune_does_not_stop_the_build() {
+    require_docker();
+    // min_free 100% always fires the guard; the bad keep pattern makes its prune fail.
+    let d = context(&[
+        ("Dockerfile", "FROM scratch\nLABEL x=y\n"),
+        (
+            "stevedore.toml",
+            "[build]\nmin_free = \"100%\"\n[prune]\nkeep = [\"(\"]\n",
+        ),
+    ]);
+    let r = repo("guardfail");
+    let _cleanup = Images(vec![format!("{r}:g")]);
+    let (code, _out, err) = stevedore(d.path(), &["build", "--image", &r, "--tag", "g", "."], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the disk guard's prune failed, building anyway"),
+        "{err}"
+    );
+    docker(&["image", "inspect", &format!("{r}:g")]);
+}
+
+#[test]
 fn low_disk_runs_the_prune_policy_first_and_says_so() {
     require_docker();
     let d = context(&[

@@ -177,8 +177,15 @@ async fn disk_guard(app: &App, docker: &bollard::Docker) -> anyhow::Result<()> {
             human_bytes(total)
         ));
         // Nested: prune's result lines go to the log, so build's stdout (--json) stays its own.
-        let pruned = crate::prune::run(&app.nested(), &crate::prune::PruneArgs::default()).await?;
-        app.out.info(format!("prune: {}", pruned.headline));
+        // The guard is best effort: a prune that fails is reported, and the build goes on (the
+        // daemon itself says so if the disk really is full).
+        match crate::prune::run(&app.nested(), &crate::prune::PruneArgs::default()).await {
+            Ok(pruned) => app.out.info(format!("prune: {}", pruned.headline)),
+            Err(e) => app.out.warn(format!(
+                "the disk guard's prune failed, building anyway: {}",
+                crate::exit::render(&e).trim_start_matches("error: ")
+            )),
+        }
     } else {
         app.out.detail(format!(
             "disk guard: {} free of {} under {root}",
