@@ -223,6 +223,25 @@ pub fn camel_words(s: &[u8]) -> bool {
     false
 }
 
+/// True for a hexadecimal value with a few stray characters: mixed case (`acdeFf05…`) or one to
+/// three letters past `f` (`…bfe2R21`). Encoders write hex in one case, and a random value of
+/// another alphabet is all-hex by chance with vanishing odds: this is an edited, made-up value.
+pub fn edited_hex(v: &[u8]) -> bool {
+    if v.len() < 20 || !v.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let lower_hex = v
+        .iter()
+        .filter(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(*b))
+        .count();
+    let upper_hex = v
+        .iter()
+        .filter(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(*b))
+        .count();
+    let stray = v.len() - lower_hex.max(upper_hex);
+    (1..=3).contains(&stray)
+}
+
 /// True for a UUID (8-4-4-4-12 hex).
 pub fn is_uuid(s: &[u8]) -> bool {
     if s.len() != 36 {
