@@ -626,6 +626,17 @@ mod tests {
     }
 
     #[test]
+    fn edited_hex_values() {
+        assert!(edited_hex(b"acdeFf05b1a6d4c890237bf08c5e6e8d2b4d0f2e"));
+        assert!(edited_hex(
+            b"5cb4a5f04cd412fe946667b17f0129ba17aeb2e0c7b5b7264efcebf7d022bfe2R21"
+        ));
+        assert!(!edited_hex(b"9a038989604e8da62ecddbe2094b16ce1b778be1"));
+        assert!(!edited_hex(b"9A038989604E8DA62ECDDBE2094B16CE1B778BE1"));
+        assert!(!edited_hex(b"Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"));
+    }
+
+    #[test]
     fn sequences_uuids_digests() {
         assert!(has_sequence(b"abcdefghijklmnop", 6));
         assert!(has_sequence(b"x1234567y", 6));

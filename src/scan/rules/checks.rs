@@ -70,6 +70,16 @@ pub fn jwt_header(c: &Candidate) -> bool {
     alg.is_none_or(|alg| jwt_signature_fits(&alg, signature))
 }
 
+/// A bearer token: random enough, and when it is a JWT, a well-formed one (see [`jwt_header`]).
+pub fn bearer_value(c: &Candidate) -> bool {
+    let s = c.secret;
+    if noise::shannon(s) < 3.5 || !s.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let is_jwt = s.starts_with(b"eyJ") && s.iter().filter(|&&b| b == b'.').count() == 2;
+    !is_jwt || jwt_header(c)
+}
+
 /// True when a JWT's signature (base64url, RFC 7515) has the length its algorithm (RFC 7518,
 /// RFC 8037) produces: a cut or made-up signature is no usable token. Unknown algorithms pass.
 fn jwt_signature_fits(alg: &str, signature: &[u8]) -> bool {
@@ -722,8 +732,50 @@ mod tests {
             "keyboard",
             "token_url",
             "sortKey",
+            "blob-key",
+            "groupKey",
+            "uniqueKey",
+            "nonMatchingToken",
+            "invalidToken",
+            "wrong_password",
         ] {
             assert!(!secret_name(n.as_bytes()), "{n}");
         }
+    }
+
+    #[test]
+    fn jwt_signatures_have_their_algorithms_length() {
+        let sig = |n: usize| "A".repeat(n).into_bytes();
+        assert!(jwt_signature_fits("HS256", &sig(43)));
+        assert!(!jwt_signature_fits("HS256", &sig(24)));
+        assert!(jwt_signature_fits("HS512", &sig(86)));
+        assert!(jwt_signature_fits("ES256", &sig(86)));
+        assert!(jwt_signature_fits("RS256", &sig(342)));
+        assert!(!jwt_signature_fits("RS256", &sig(100)));
+        assert!(jwt_signature_fits("XYZ", &sig(5)));
+    }
+
+    #[test]
+    fn password_spellings_and_documentation_hosts() {
+        for p in ["p@ssword", "Passw0rd!", "pasword", "pa/ssword", "passwd"] {
+            assert!(password_variant(p.as_bytes()), "{p}");
+        }
+        for p in ["P@ssw0rd$1x9", "Zq8xW2vN5mK9", "hunter2"] {
+            assert!(!password_variant(p.as_bytes()), "{p}");
+        }
+        assert_eq!(percent_decode(b"p%40ss%2Fx%zz"), b"p@ss/x%zz");
+        for h in [
+            "example.com",
+            "git.example.org",
+            "db.test",
+            "x.invalid",
+            "dummy.faketld",
+        ] {
+            assert!(documentation_host(h.as_bytes()), "{h}");
+        }
+        for h in ["db.internal", "gitlab.com", "localhost"] {
+            assert!(!documentation_host(h.as_bytes()), "{h}");
+        }
+        assert_eq!(deleet(b"s3cr3t-value"), b"secret-value");
     }
 }

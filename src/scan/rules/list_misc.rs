@@ -87,7 +87,7 @@ pub(super) fn rules() -> Vec<Def> {
             r#"(?i:Authorization)["']?\s*[:=,]\s*["']?(?i:Bearer)[ \t]+([A-Za-z0-9+/_.~\-]{24,}={0,2})"#,
         )
         .kind(Kind::Context)
-        .check(|c| super::super::detect::noise::shannon(c.secret) >= 3.5 && c.secret.iter().any(u8::is_ascii_digit)),
+        .check(checks::bearer_value),
         token(
             "sidekiq-sensitive-url",
             "Sidekiq Pro/Enterprise credentials in a gem source URL",
