@@ -307,7 +307,8 @@ pub fn generic_assignment(c: &Candidate) -> bool {
     if noise::contains(&lowered, b"password") {
         return false;
     }
-    // A query parameter of a README badge (`badge.svg?token=…`) is a public graph token.
+    // A query parameter of a README badge or other image (`badge.svg?token=…`, `<img src=…?token=`)
+    // is a public graph token.
     let line_start = c.window[..c.secret_at]
         .iter()
         .rposition(|&b| b == b'\n')
@@ -317,7 +318,10 @@ pub fn generic_assignment(c: &Candidate) -> bool {
         .position(|&b| b == b'\n')
         .map_or(c.window.len(), |p| c.secret_at + p);
     let line = c.window[line_start..line_end].to_ascii_lowercase();
-    if noise::contains(&line, b"badge")
+    if (noise::contains(&line, b"badge")
+        || noise::contains(&line, b"<img")
+        || noise::contains(&line, b".svg?")
+        || noise::contains(&line, b"img.shields.io"))
         && (noise::contains(&line, b"?token=") || noise::contains(&line, b"&token="))
     {
         return false;
