@@ -129,10 +129,20 @@ pub fn aws_secret_near_key(c: &Candidate) -> bool {
     {
         return false;
     }
-    let upper = c.window.to_ascii_uppercase();
-    [&b"AKIA"[..], b"ASIA"]
-        .iter()
-        .any(|k| noise::contains(&upper, k))
+    if noise::after_digest_marker(c.window, c.secret_at) {
+        return false;
+    }
+    // A real access key id nearby: `AKIA`/`ASIA` and 16 more of its alphabet, standing alone (not
+    // four letters met by chance inside a run of base64, as in a wheel's RECORD of hashes).
+    let w = c.window;
+    (0..w.len().saturating_sub(19)).any(|i| {
+        (w[i..].starts_with(b"AKIA") || w[i..].starts_with(b"ASIA"))
+            && (i == 0 || !w[i - 1].is_ascii_alphanumeric())
+            && w[i + 4..i + 20]
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && w.get(i + 20).is_none_or(|b| !b.is_ascii_alphanumeric())
+    })
 }
 
 /// Credentials in a URL or a `user:password` pair: the password is a literal, not a stand-in.
@@ -144,7 +154,9 @@ pub fn password_literal(c: &Candidate) -> bool {
         || noise::is_reference(p)
         || noise::is_wordlike(p)
         || password_variant(p)
+        || p.iter().any(|&b| b < 0x20 || b == 0x7f)
     {
+        // (Control characters: a URL parser's test vector, not a typed password.)
         return false;
     }
     let letters: Vec<u8> = p
@@ -350,8 +362,10 @@ fn unquoted_code_value(c: &Candidate) -> bool {
         return false;
     }
     let v = c.secret;
+    // (`+x` is a unary plus: the empty part before it is no operand.)
     if v.contains(&b'+')
-        && v.split(|&b| b == b'+').all(|p| {
+        && (v[0] == b'+' || v[0].is_ascii_alphabetic() || v[0] == b'_')
+        && v[1..].split(|&b| b == b'+').all(|p| {
             !p.is_empty()
                 && p.iter()
                     .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')

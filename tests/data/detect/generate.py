@@ -398,9 +398,19 @@ func TestRejects(t *testing.T) {{
 }}
 ''', [])
 
-put('negative/testdata/a.elf.base64', 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAA' + 'A' * 120 + rnd(200, AN + '+/') + '\n', [])
+put('negative/testdata/a.elf.base64', 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAA\n' + 'A' * 40 + rnd(300, AN) + '\n', [])
 
 put('negative/truncated_jwt.ts', 'const header = "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.' + rnd(24, AN + '_-') + '";\n', [])
+
+put('negative/dist-info/RECORD', ''.join(
+    f'pkg/mod_{i}.py,sha256=x{rnd(1)}_{rnd(6)}{"ASIA" if i == 3 else rnd(4)}{rnd(30)},{R.randint(100, 9999)}\n'
+    for i in range(8)), [])
+
+put('negative/vendor.js', '''function parse(dollarToken) {
+    dollarToken = +dollarToken;
+    return dollarToken;
+}
+''', [])
 
 # True cases beside them: a Drone CI token under its `droneci` name, a percent-encoded password.
 put('ci/drone.env', f'''DRONE_SERVER=https://drone.internal

@@ -1,1 +1,1 @@
-const header = "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.ui4vqBgmvnvQVVbj24nYLh5b";
+const header = "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.V2ROKaFYWr1Lcc84dme37UJm";
