@@ -288,6 +288,14 @@ mod tests {
             regex::bytes::Regex::new(r.regex.as_deref().unwrap_or("")).unwrap();
         }
         assert!(rules.len() >= 150, "only {} rules", rules.len());
+        // Providers with a structured value are named; plain-alphabet ones are left to the generic
+        // rule's net.
+        let names = provider_names();
+        assert!(names.iter().any(|n| n == "telegram"), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n == "confluent" || n == "drone"),
+            "{names:?}"
+        );
         // Rules without keywords run on every byte: there must be none among the built-ins.
         assert!(
             rules
