@@ -59,6 +59,7 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "xxxx",
     "****",
     "...",
+    "\u{2026}",
     "####",
     "<",
     ">",

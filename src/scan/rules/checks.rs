@@ -511,7 +511,6 @@ const LOOKUP_KEY_QUALIFIERS: &[&str] = &[
     "surrogate",
     "dict",
     "registry",
-    "storage",
     "record",
     "item",
     "entry",
@@ -520,7 +519,6 @@ const LOOKUP_KEY_QUALIFIERS: &[&str] = &[
     "parent",
     "list",
     "query",
-    "data",
     "state",
 ];
 
@@ -580,7 +578,6 @@ const NOT_SECRET_WORDS: &[&str] = &[
     "bad",
     "incorrect",
     "bogus",
-    "non",
     "mismatched",
     "expired",
     "revoked",
@@ -660,8 +657,17 @@ pub fn secret_name(name: &[u8]) -> bool {
     let lookup_key = last == "key"
         && words.len() >= 2
         && LOOKUP_KEY_QUALIFIERS.contains(&words[words.len() - 2].as_str());
+    // `nonMatchingToken`, `non_existent_key` — but not `non_prod_password`.
+    let negated = words.windows(2).any(|p| {
+        p[0] == "non"
+            && matches!(
+                p[1].as_str(),
+                "matching" | "existent" | "existing" | "valid"
+            )
+    });
     last_ok
         && !lookup_key
+        && !negated
         && !words.iter().any(|w| {
             NOT_SECRET_WORDS.contains(&w.as_str())
                 || (w != last && w.len() > 3 && (w.ends_with("test") && w != "latest"))
@@ -738,6 +744,9 @@ mod tests {
             "api-tokenToken",
             "APIKEY",
             "secretKey",
+            "NON_PROD_DB_PASSWORD",
+            "AZURE_STORAGE_KEY",
+            "dataKey",
         ] {
             assert!(secret_name(n.as_bytes()), "{n}");
         }
@@ -756,6 +765,7 @@ mod tests {
             "nonMatchingToken",
             "invalidToken",
             "wrong_password",
+            "non_existent_key",
         ] {
             assert!(!secret_name(n.as_bytes()), "{n}");
         }

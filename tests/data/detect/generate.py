@@ -421,6 +421,11 @@ put('app/database.yml', f'''production:
   url: postgres://app:{rnd(14)}%21{rnd(6)}@db.internal:5432/app
 ''', ['url-credentials'])
 
+put('chat/RUNBOOK.md', f'''# Alerts
+
+The on-call Telegram bot: {R.randint(10**8, 10**9 - 1)}:A{rnd(34, AN + "_-")} (rotate after the incident).
+''', ['telegram-bot-token-in-text'])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for name, text in files.items():
     p = os.path.join(here, 'files', name)
