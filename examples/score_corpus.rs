@@ -30,13 +30,13 @@ fn main() -> anyhow::Result<()> {
         score.recall() * 100.0
     );
     println!(
-        "fp flagged:  {}/{} = {:.2}%",
+        "fp flagged (raw): {}/{} = {:.2}%",
         score.fp_hit,
         score.fp,
         score.fp_rate() * 100.0
     );
     println!(
-        "fp flagged leaving out the {} fp samples that are verbatim tp samples too: {}/{} = {:.2}%",
+        "fp flagged (consistent samples: leaving out the {} fp samples that are verbatim tp samples too): {}/{} = {:.2}%",
         score.fp_contradictory,
         score.fp_hit - score.fp_hit_contradictory,
         score.fp - score.fp_contradictory,

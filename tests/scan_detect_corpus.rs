@@ -1,8 +1,8 @@
 //! The built-in rules on the public peer corpus (gitleaks' own rule tests): recall ≥ 99% on the tp
-//! samples; of the fp samples, no more flagged than gitleaks itself (8.3%, measured the same way),
-//! and at most 5% of those that are not also, verbatim, a tp sample of a sibling rule (22 fp samples
-//! are: e.g. a Cloudflare API token listed as an fp of the global-key rule and a tp of its own).
-//! The target of 2% is not met yet; the test holds the line at what is reached.
+//! samples (6038/6097 = 99.03% reached); of the fp samples at most 6.5% flagged (21/372 = 5.65% reached;
+//! gitleaks itself flags 8.3%, measured the same way), and — the target — at most 2% of those
+//! that are not also, verbatim, a tp sample of a sibling rule (22 fp samples are: e.g. a Cloudflare
+//! API token listed as an fp of the global-key rule and a tp of its own; 5/350 = 1.43% reached).
 //!
 //! The corpus is found through `STEVEDORE_BENCH_CASES`, else at `../shared/bench/gitleaks-cases.jsonl`
 //! beside the crate. When it is absent the test fails in CI (`CI` set) and is skipped elsewhere.
@@ -38,9 +38,10 @@ fn peer_corpus_recall_and_false_positives() {
     let recall = score.recall();
     let fp = score.fp_rate();
     eprintln!(
-        "recall {:.2}%, fp flagged {:.2}%",
+        "recall {:.2}%, fp flagged {:.2}% (consistent samples {:.2}%)",
         recall * 100.0,
-        fp * 100.0
+        fp * 100.0,
+        score.fp_rate_consistent() * 100.0
     );
     assert!(
         recall >= 0.99,
@@ -49,15 +50,15 @@ fn peer_corpus_recall_and_false_positives() {
         score.missed_by_rule
     );
     assert!(
-        fp <= 0.09,
-        "fp flagged {:.2}% > 9%; by rule: {:?}",
+        fp <= 0.065,
+        "fp flagged {:.2}% > 6.5%; by rule: {:?}",
         fp * 100.0,
         score.fp_by_rule
     );
     let consistent = score.fp_rate_consistent();
     assert!(
-        consistent <= 0.05,
-        "consistent fp flagged {:.2}% > 5%; by rule: {:?}",
+        consistent <= 0.02,
+        "consistent fp flagged {:.2}% > 2%; by rule: {:?}",
         consistent * 100.0,
         score.fp_by_rule
     );

@@ -211,6 +211,50 @@ fn defs() -> &'static [Def] {
     })
 }
 
+/// Provider names whose context rules expect a structured value (`<bot id>:<secret>` for Telegram):
+/// a value assigned to such a name without that structure is not the provider's secret, and the
+/// generic rule leaves it alone. Providers whose values are plain runs of one alphabet are not here:
+/// the generic rule stays the net for their variants.
+pub(crate) fn provider_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: Vec<String> = defs()
+            .iter()
+            .filter(|d| d.meta.kind == Kind::Context)
+            .filter(|d| d.rule.regex.as_deref().is_some_and(structured_value))
+            .flat_map(|d| d.rule.keywords.iter())
+            .filter(|k| k.len() >= 5 && k.bytes().all(|b| b.is_ascii_lowercase()))
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    })
+}
+
+/// True when the value part of a context rule's regex has a separator (`:`, `-`, `.`) outside its
+/// character classes.
+fn structured_value(re: &str) -> bool {
+    let Some(at) = re.find(GLUE) else {
+        return false;
+    };
+    let value = &re[at + GLUE.len()..];
+    let value = value.strip_suffix(END).unwrap_or(value);
+    let mut depth = 0;
+    let mut escaped = false;
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ':' | '-' | '.' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Every built-in rule.
 pub fn builtin_rules() -> Vec<Rule> {
     defs().iter().map(|d| d.rule.clone()).collect()
@@ -244,6 +288,14 @@ mod tests {
             regex::bytes::Regex::new(r.regex.as_deref().unwrap_or("")).unwrap();
         }
         assert!(rules.len() >= 150, "only {} rules", rules.len());
+        // Providers with a structured value are named; plain-alphabet ones are left to the generic
+        // rule's net.
+        let names = provider_names();
+        assert!(names.iter().any(|n| n == "telegram"), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n == "confluent" || n == "drone"),
+            "{names:?}"
+        );
         // Rules without keywords run on every byte: there must be none among the built-ins.
         assert!(
             rules

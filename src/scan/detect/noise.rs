@@ -59,6 +59,7 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "xxxx",
     "****",
     "...",
+    "\u{2026}",
     "####",
     "<",
     ">",
@@ -221,6 +222,25 @@ pub fn camel_words(s: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// True for a hexadecimal value with a few stray characters: mixed case (`acdeFf05…`) or one to
+/// three letters past `f` (`…bfe2R21`). Encoders write hex in one case, and a random value of
+/// another alphabet is all-hex by chance with vanishing odds: this is an edited, made-up value.
+pub fn edited_hex(v: &[u8]) -> bool {
+    if v.len() < 20 || !v.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let lower_hex = v
+        .iter()
+        .filter(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(*b))
+        .count();
+    let upper_hex = v
+        .iter()
+        .filter(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(*b))
+        .count();
+    let stray = v.len() - lower_hex.max(upper_hex);
+    (1..=3).contains(&stray)
 }
 
 /// True for a UUID (8-4-4-4-12 hex).
@@ -604,6 +624,17 @@ mod tests {
         ] {
             assert!(!is_code_identifier(random.as_bytes()), "{random}");
         }
+    }
+
+    #[test]
+    fn edited_hex_values() {
+        assert!(edited_hex(b"acdeFf05b1a6d4c890237bf08c5e6e8d2b4d0f2e"));
+        assert!(edited_hex(
+            b"5cb4a5f04cd412fe946667b17f0129ba17aeb2e0c7b5b7264efcebf7d022bfe2R21"
+        ));
+        assert!(!edited_hex(b"9a038989604e8da62ecddbe2094b16ce1b778be1"));
+        assert!(!edited_hex(b"9A038989604E8DA62ECDDBE2094B16CE1B778BE1"));
+        assert!(!edited_hex(b"Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"));
     }
 
     #[test]

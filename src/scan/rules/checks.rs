@@ -60,7 +60,49 @@ pub fn jwt_header(c: &Candidate) -> bool {
     else {
         return false;
     };
-    decoded.starts_with(b"{") && noise::contains(&decoded, b"\"alg\"")
+    if !(decoded.starts_with(b"{") && noise::contains(&decoded, b"\"alg\"")) {
+        return false;
+    }
+    let alg = serde_json::from_slice::<serde_json::Value>(&decoded)
+        .ok()
+        .and_then(|v| v.get("alg")?.as_str().map(str::to_string));
+    let signature = c.secret.rsplit(|&b| b == b'.').next().unwrap_or(b"");
+    alg.is_none_or(|alg| jwt_signature_fits(&alg, signature))
+}
+
+/// A bearer token: random enough, and when it is a JWT, a well-formed one (see [`jwt_header`]).
+pub fn bearer_value(c: &Candidate) -> bool {
+    let s = c.secret;
+    if noise::shannon(s) < 3.5 || !s.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let is_jwt = s.starts_with(b"eyJ") && s.iter().filter(|&&b| b == b'.').count() == 2;
+    !is_jwt || jwt_header(c)
+}
+
+/// True when a JWT's signature (base64url, RFC 7515) has the length its algorithm (RFC 7518,
+/// RFC 8037) produces: a cut or made-up signature is no usable token. Unknown algorithms pass.
+fn jwt_signature_fits(alg: &str, signature: &[u8]) -> bool {
+    let sig = signature
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(&signature[..0], |p| &signature[..=p]);
+    let chars = |bytes: usize| (bytes * 4).div_ceil(3);
+    let fits = |sizes: &[usize]| sizes.iter().any(|&n| sig.len() == chars(n));
+    match alg {
+        "HS256" => fits(&[32]),
+        "HS384" => fits(&[48]),
+        "HS512" => fits(&[64]),
+        "ES256" | "ES256K" => fits(&[64]),
+        "ES384" => fits(&[96]),
+        "ES512" => fits(&[132]),
+        "EdDSA" | "Ed25519" | "Ed448" => fits(&[64, 114]),
+        // RSA: the signature is as long as the modulus (1024 to 8192 bits).
+        a if a.starts_with("RS") || a.starts_with("PS") => {
+            (128..=1024).step_by(64).any(|n| sig.len() == chars(n))
+        }
+        _ => true,
+    }
 }
 
 /// A Slack token: the dash-separated numeric parts are workspace and user ids; the randomness is
@@ -87,16 +129,34 @@ pub fn aws_secret_near_key(c: &Candidate) -> bool {
     {
         return false;
     }
-    let upper = c.window.to_ascii_uppercase();
-    [&b"AKIA"[..], b"ASIA"]
-        .iter()
-        .any(|k| noise::contains(&upper, k))
+    if noise::after_digest_marker(c.window, c.secret_at) {
+        return false;
+    }
+    // A real access key id nearby: `AKIA`/`ASIA` and 16 more of its alphabet, standing alone (not
+    // four letters met by chance inside a run of base64, as in a wheel's RECORD of hashes).
+    let w = c.window;
+    (0..w.len().saturating_sub(19)).any(|i| {
+        (w[i..].starts_with(b"AKIA") || w[i..].starts_with(b"ASIA"))
+            && (i == 0 || !w[i - 1].is_ascii_alphanumeric())
+            && w[i + 4..i + 20]
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && w.get(i + 20).is_none_or(|b| !b.is_ascii_alphanumeric())
+    })
 }
 
 /// Credentials in a URL or a `user:password` pair: the password is a literal, not a stand-in.
 pub fn password_literal(c: &Candidate) -> bool {
-    let p = c.secret;
-    if p.len() < 4 || noise::is_placeholder(p) || noise::is_reference(p) || noise::is_wordlike(p) {
+    let decoded = percent_decode(c.secret);
+    let p = decoded.as_slice();
+    if p.len() < 4
+        || noise::is_placeholder(p)
+        || noise::is_reference(p)
+        || noise::is_wordlike(p)
+        || password_variant(p)
+        || p.iter().any(|&b| b < 0x20 || b == 0x7f)
+    {
+        // (Control characters: a URL parser's test vector, not a typed password.)
         return false;
     }
     let letters: Vec<u8> = p
@@ -113,6 +173,88 @@ pub fn password_literal(c: &Candidate) -> bool {
         return false;
     }
     !(p.starts_with(b"[") || p.ends_with(b"]") || p.starts_with(b"{"))
+}
+
+/// A password in a URL: a real-looking literal, for a host that is not a documentation one.
+pub fn url_password(c: &Candidate) -> bool {
+    let host = c
+        .matched
+        .rsplit(|&b| b == b'@')
+        .next()
+        .unwrap_or(b"")
+        .to_ascii_lowercase();
+    password_literal(c) && !documentation_host(&host)
+}
+
+/// True for a host name reserved for documentation and tests (RFC 2606, RFC 6761: `example.com`,
+/// `*.example`, `*.test`, `*.invalid`) or one that says it is made up (`dummy.faketld`).
+fn documentation_host(host: &[u8]) -> bool {
+    let host = host.strip_suffix(b".").unwrap_or(host);
+    let reserved = [&b"example.com"[..], b"example.net", b"example.org"];
+    let tlds = [&b".example"[..], b".test", b".invalid"];
+    reserved
+        .iter()
+        .any(|r| host == *r || host.ends_with(&[b".", *r].concat()))
+        || tlds.iter().any(|t| host.ends_with(t))
+        || [&b"example"[..], b"dummy", b"fake", b"placeholder"]
+            .iter()
+            .any(|w| noise::contains(host, w))
+}
+
+/// `%XX` escapes decoded (a password in a URL is percent-encoded); other bytes kept.
+fn percent_decode(v: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                v.get(i + 1).copied().and_then(hex),
+                v.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(v[i]);
+        i += 1;
+    }
+    out
+}
+
+/// True for a spelling of the word "password" (`p@ssword`, `Passw0rd!`, `pa?sword`, `pa/ssword`)
+/// with at most one letter changed: the stand-in of documentation and tests.
+pub fn password_variant(v: &[u8]) -> bool {
+    let letters: Vec<u8> = v
+        .iter()
+        .filter_map(|&b| match b.to_ascii_lowercase() {
+            b'@' | b'4' => Some(b'a'),
+            b'0' => Some(b'o'),
+            b'1' | b'!' => Some(b'i'),
+            b'3' => Some(b'e'),
+            b'$' | b'5' => Some(b's'),
+            l if l.is_ascii_lowercase() => Some(l),
+            _ => None,
+        })
+        .collect();
+    letters == b"passwd"
+        || (6..=9).contains(&letters.len()) && edit_distance(&letters, b"password") <= 1
+}
+
+/// Levenshtein distance of two short byte strings.
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, &x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + (x != y) as usize)
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// A Kubernetes manifest of `kind: Secret` whose data holds a real value.
@@ -157,6 +299,14 @@ pub fn generic_assignment(c: &Candidate) -> bool {
     if v.starts_with(b"ssh-") || v.starts_with(b"ecdsa-") || v.starts_with(b"AAAAB3Nza") {
         return false;
     }
+    if provider_named(c.name)
+        || unquoted_code_value(c)
+        || noise::edited_hex(v)
+        || noise::is_wordlike(&deleet(v))
+        || unquoted_name_then_comma(c)
+    {
+        return false;
+    }
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
     if digits == v.len() || noise::has_short_period(v) {
         return false;
@@ -169,7 +319,8 @@ pub fn generic_assignment(c: &Candidate) -> bool {
     if noise::contains(&lowered, b"password") {
         return false;
     }
-    // A query parameter of a README badge (`badge.svg?token=…`) is a public graph token.
+    // A query parameter of a README badge or other image (`badge.svg?token=…`, `<img src=…?token=`)
+    // is a public graph token.
     let line_start = c.window[..c.secret_at]
         .iter()
         .rposition(|&b| b == b'\n')
@@ -179,7 +330,10 @@ pub fn generic_assignment(c: &Candidate) -> bool {
         .position(|&b| b == b'\n')
         .map_or(c.window.len(), |p| c.secret_at + p);
     let line = c.window[line_start..line_end].to_ascii_lowercase();
-    if noise::contains(&line, b"badge")
+    if (noise::contains(&line, b"badge")
+        || noise::contains(&line, b"<img")
+        || noise::contains(&line, b".svg?")
+        || noise::contains(&line, b"img.shields.io"))
         && (noise::contains(&line, b"?token=") || noise::contains(&line, b"&token="))
     {
         return false;
@@ -187,6 +341,88 @@ pub fn generic_assignment(c: &Candidate) -> bool {
     let e = noise::shannon(v);
     let floor = if v.len() >= 20 { 3.5 } else { 3.0 };
     e >= floor
+}
+
+/// True when the name carries the name of a provider whose own rule expects a structured value
+/// (`telegram_api_token`): that rule decides, and a value it rejected is not the provider's secret
+/// — the generic rule does not report it either.
+pub fn provider_named(name: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    super::provider_names()
+        .iter()
+        .any(|p| noise::contains(&lower, p.as_bytes()))
+}
+
+/// True when an unquoted value reads as code rather than a literal: an expression of identifiers
+/// (`key+nextIndex`) or a variable named after what it holds (`PrivateKey: testP256PrivateKey,`,
+/// `token = authToken`).
+fn unquoted_code_value(c: &Candidate) -> bool {
+    let before = c.secret_at.checked_sub(1).map(|i| c.window[i]);
+    if matches!(before, Some(b'"' | b'\'' | b'`')) {
+        return false;
+    }
+    let v = c.secret;
+    // (`+x` is a unary plus: the empty part before it is no operand.)
+    if v.contains(&b'+')
+        && (v[0] == b'+' || v[0].is_ascii_alphabetic() || v[0] == b'_')
+        && v[1..].split(|&b| b == b'+').all(|p| {
+            !p.is_empty()
+                && p.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+                && (noise::is_wordlike(p) || noise::is_code_identifier(p))
+        })
+    {
+        return true;
+    }
+    if !v.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') || !v[0].is_ascii_alphabetic() {
+        return false;
+    }
+    let words = split_words(v);
+    words.len() >= 2
+        && words.last().is_some_and(|l| {
+            matches!(
+                l.as_str(),
+                "key"
+                    | "token"
+                    | "secret"
+                    | "password"
+                    | "passwd"
+                    | "pwd"
+                    | "credentials"
+                    | "creds"
+            )
+        })
+        && words[..words.len() - 1]
+            .iter()
+            .any(|w| w.len() >= 3 && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && {
+            // The capitalised or separated secret word ends the value: `…PrivateKey`, `…_token`.
+            let n = v.len();
+            let l = words.last().map_or(0, String::len);
+            n > l && (v[n - l].is_ascii_uppercase() || v[n - l - 1] == b'_')
+        }
+}
+
+/// `s3cr3t-value` → `secret-value`: digits and signs that stand for letters, read back.
+fn deleet(v: &[u8]) -> Vec<u8> {
+    v.iter()
+        .map(|&b| match b {
+            b'4' | b'@' => b'a',
+            b'3' => b'e',
+            b'1' | b'!' => b'i',
+            b'0' => b'o',
+            b'5' | b'$' => b's',
+            b'7' => b't',
+            other => other,
+        })
+        .collect()
+}
+
+/// `f(x.secret, "value")`: a bare name followed by a comma is one argument beside another, not a
+/// name and its value (`setProperty("secret", "value")` quotes the name).
+fn unquoted_name_then_comma(c: &Candidate) -> bool {
+    let glue = c.matched.get(c.name.len()..).unwrap_or(b"");
+    glue.trim_ascii_start().first() == Some(&b',')
 }
 
 /// `1.2.3`, `jackson-0.11.2`: a version, not a secret.
@@ -265,6 +501,27 @@ const SECRET_ENDINGS: &[&str] = &[
 /// Endings too ambiguous to stand alone as a name (`key = …` in a map, `pass = …` in a loop).
 const NEED_QUALIFIER: &[&str] = &["key", "pass", "pw", "pat", "auth"];
 
+/// Words that, just before a final `key`, make it the key of a record rather than a credential.
+const LOOKUP_KEY_QUALIFIERS: &[&str] = &[
+    "blob",
+    "group",
+    "unique",
+    "composite",
+    "natural",
+    "surrogate",
+    "dict",
+    "registry",
+    "record",
+    "item",
+    "entry",
+    "node",
+    "child",
+    "parent",
+    "list",
+    "query",
+    "state",
+];
+
 /// Words that, anywhere in the name, say the value is not a secret.
 const NOT_SECRET_WORDS: &[&str] = &[
     "public",
@@ -315,6 +572,15 @@ const NOT_SECRET_WORDS: &[&str] = &[
     "dummy",
     "fake",
     "mock",
+    // A name that says its value is wrong on purpose (tests of a rejection path).
+    "invalid",
+    "wrong",
+    "bad",
+    "incorrect",
+    "bogus",
+    "mismatched",
+    "expired",
+    "revoked",
     "test",
     "placeholder",
     "default",
@@ -387,7 +653,21 @@ pub fn secret_name(name: &[u8]) -> bool {
                     || last.ends_with("authkey")
                     || last.ends_with("licensekey")))
     });
+    // `blobKey`, `groupKey`, `uniqueKey`: a key that identifies a record, not one that opens a door.
+    let lookup_key = last == "key"
+        && words.len() >= 2
+        && LOOKUP_KEY_QUALIFIERS.contains(&words[words.len() - 2].as_str());
+    // `nonMatchingToken`, `non_existent_key` — but not `non_prod_password`.
+    let negated = words.windows(2).any(|p| {
+        p[0] == "non"
+            && matches!(
+                p[1].as_str(),
+                "matching" | "existent" | "existing" | "valid"
+            )
+    });
     last_ok
+        && !lookup_key
+        && !negated
         && !words.iter().any(|w| {
             NOT_SECRET_WORDS.contains(&w.as_str())
                 || (w != last && w.len() > 3 && (w.ends_with("test") && w != "latest"))
@@ -464,6 +744,9 @@ mod tests {
             "api-tokenToken",
             "APIKEY",
             "secretKey",
+            "NON_PROD_DB_PASSWORD",
+            "AZURE_STORAGE_KEY",
+            "dataKey",
         ] {
             assert!(secret_name(n.as_bytes()), "{n}");
         }
@@ -476,8 +759,51 @@ mod tests {
             "keyboard",
             "token_url",
             "sortKey",
+            "blob-key",
+            "groupKey",
+            "uniqueKey",
+            "nonMatchingToken",
+            "invalidToken",
+            "wrong_password",
+            "non_existent_key",
         ] {
             assert!(!secret_name(n.as_bytes()), "{n}");
         }
+    }
+
+    #[test]
+    fn jwt_signatures_have_their_algorithms_length() {
+        let sig = |n: usize| "A".repeat(n).into_bytes();
+        assert!(jwt_signature_fits("HS256", &sig(43)));
+        assert!(!jwt_signature_fits("HS256", &sig(24)));
+        assert!(jwt_signature_fits("HS512", &sig(86)));
+        assert!(jwt_signature_fits("ES256", &sig(86)));
+        assert!(jwt_signature_fits("RS256", &sig(342)));
+        assert!(!jwt_signature_fits("RS256", &sig(100)));
+        assert!(jwt_signature_fits("XYZ", &sig(5)));
+    }
+
+    #[test]
+    fn password_spellings_and_documentation_hosts() {
+        for p in ["p@ssword", "Passw0rd!", "pasword", "pa/ssword", "passwd"] {
+            assert!(password_variant(p.as_bytes()), "{p}");
+        }
+        for p in ["P@ssw0rd$1x9", "Zq8xW2vN5mK9", "hunter2"] {
+            assert!(!password_variant(p.as_bytes()), "{p}");
+        }
+        assert_eq!(percent_decode(b"p%40ss%2Fx%zz"), b"p@ss/x%zz");
+        for h in [
+            "example.com",
+            "git.example.org",
+            "db.test",
+            "x.invalid",
+            "dummy.faketld",
+        ] {
+            assert!(documentation_host(h.as_bytes()), "{h}");
+        }
+        for h in ["db.internal", "gitlab.com", "localhost"] {
+            assert!(!documentation_host(h.as_bytes()), "{h}");
+        }
+        assert_eq!(deleet(b"s3cr3t-value"), b"secret-value");
     }
 }

@@ -1,6 +1,6 @@
 //! Chat, mail and messaging; payments and commerce.
 
-use super::{Def, context, token};
+use super::{Def, Kind, context, token};
 
 const UUID: &str = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}";
 
@@ -117,6 +117,14 @@ pub(super) fn rules() -> Vec<Def> {
             &["telegram", "tgbot", "tg_bot"],
             r"[0-9]{5,16}:A[A-Za-z0-9_\-]{34}",
         ),
+        // The same shape with the provider named earlier on its line in words (`telegram bot: …`).
+        token(
+            "telegram-bot-token-in-text",
+            "Telegram bot API token",
+            &["telegram"],
+            r"(?i:telegram)[^\n]{0,40}?(?:^|[^0-9A-Za-z])([0-9]{5,16}:A[A-Za-z0-9_\-]{34})(?:[^A-Za-z0-9_\-]|$)",
+        )
+        .kind(Kind::Context),
         // Zulip: bot API keys are 32 alphanumerics, in zuliprc's [api] section or environment files.
         token(
             "zulip-api-key-zuliprc",

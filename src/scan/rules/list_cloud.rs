@@ -43,7 +43,8 @@ pub(super) fn rules() -> Vec<Def> {
             "aws-bedrock-short-term-key",
             "Amazon Bedrock short-term API key",
             &["bedrock-api-key-"],
-            r"\b(bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=%&._\-]*)",
+            // Not followed by regex syntax: the prefix inside a pattern is no key.
+            r"\b(bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=%&._\-]*)(?:[^\[(\\{|?*]|$)",
         ),
         token("aws-mws-key", "Amazon MWS auth token", &["amzn.mws."], r"\b(amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b"),
         // Google Cloud.

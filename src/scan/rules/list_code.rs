@@ -260,7 +260,7 @@ pub(super) fn rules() -> Vec<Def> {
         context(
             "droneci-access-token",
             "Drone CI access token",
-            &["drone"],
+            &["drone", "droneci"],
             r"[A-Za-z0-9]{32}",
         ),
         context(

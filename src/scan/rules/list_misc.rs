@@ -43,7 +43,7 @@ pub(super) fn rules() -> Vec<Def> {
         )
         .group(2)
         .kind(Kind::Raw)
-        .check(checks::password_literal),
+        .check(checks::url_password),
         token(
             "curl-auth-user",
             "Credentials passed to curl -u / --user",
@@ -87,7 +87,7 @@ pub(super) fn rules() -> Vec<Def> {
             r#"(?i:Authorization)["']?\s*[:=,]\s*["']?(?i:Bearer)[ \t]+([A-Za-z0-9+/_.~\-]{24,}={0,2})"#,
         )
         .kind(Kind::Context)
-        .check(|c| super::super::detect::noise::shannon(c.secret) >= 3.5 && c.secret.iter().any(u8::is_ascii_digit)),
+        .check(checks::bearer_value),
         token(
             "sidekiq-sensitive-url",
             "Sidekiq Pro/Enterprise credentials in a gem source URL",
@@ -158,7 +158,7 @@ pub(super) fn rules() -> Vec<Def> {
         context("twitter-api-secret", "Twitter (X) API secret", &["twitter"], r"[A-Za-z0-9]{50}"),
         context("twitter-access-token", "Twitter (X) access token", &["twitter"], r"[0-9]{15,25}-[A-Za-z0-9]{20,40}"),
         context("twitter-access-secret", "Twitter (X) access token secret", &["twitter"], r"[A-Za-z0-9]{45}"),
-        token("twitter-bearer-token", "Twitter (X) bearer token", &["aaaaaaaaaaaaaaaaaaaaaa"], r"\b(A{22}[A-Za-z0-9%]{80,120})")
+        token("twitter-bearer-token", "Twitter (X) bearer token", &["aaaaaaaaaaaaaaaaaaaaaa"], r"\b(A{22}[A-Za-z0-9%]{80,120})(?:[^A-Za-z0-9%+/=]|$)")
             .kind(Kind::Raw),
         token("oauth-client-secret-hex", "OAuth client secret (hexadecimal)", &["client_secret"], r"(?i:client_secret)[\x22']?[ \t]*[:=][ \t]*[\x22']?([a-f0-9]{40})\b"),
         context("segment-write-key", "Segment write key", &["segment_write_key", "segment_key", "segmentwritekey", "analytics_write_key"], r"[A-Za-z0-9]{32}"),

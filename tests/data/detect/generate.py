@@ -373,6 +373,59 @@ put('negative/docs.md', '''Set `GITLAB_TOKEN` to a personal access token (it sta
 Connect with `postgres://user:password@localhost:5432/app` in development.
 ''', [])
 
+# Look-alikes met in real code (Go's own test suite and others): identifiers and expressions
+# assigned to key-like names, lookup keys, values a test marks as wrong, edited hex, passwords
+# that spell "password", URLs to documentation hosts, base64 test data.
+put('negative/lookalikes_test.go', f'''package auth
+
+func TestRejects(t *testing.T) {{
+	cfg := Config{{
+		PrivateKey:  testP256PrivateKey,
+		hexKey: hexPKCS8TestPKCS1Key,
+	}}
+	uniqueKey=key+nextIndex;
+	nonMatchingToken := "{rnd(16, string.ascii_lowercase + string.digits)}"
+	invalidToken := "{rnd(24)}"
+	meraki_api_key := "{rnd(20, hexd)}F{rnd(19, hexd)}"
+	other_api_key := "{rnd(64, hexd)}R21"
+	telegram_api_token := "4196:A{rnd(34)}"
+	secret := "s3cr3t-value"
+	assertEqual(t, got.secret, "key=tok_{rnd(8)}")
+	req.Header.Set("Cookie", "blob-key={rnd(120, AN + "_-")}")
+	u, _ := url.Parse("http://user:p%40ssword@proxy.internal/")
+	v, _ := url.Parse("http://My%20User:My%20Pass@dummy.faketld/")
+	w, _ := url.Parse("https://deploy:{rnd(16)}@git.example.com/repo.git")
+}}
+''', [])
+
+put('negative/testdata/a.elf.base64', 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAA\n' + 'A' * 40 + rnd(300, AN) + '\n', [])
+
+put('negative/truncated_jwt.ts', 'const header = "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.' + rnd(24, AN + '_-') + '";\n', [])
+
+put('negative/dist-info/RECORD', ''.join(
+    f'pkg/mod_{i}.py,sha256=x{rnd(1)}_{rnd(6)}{"ASIA" if i == 3 else rnd(4)}{rnd(30)},{R.randint(100, 9999)}\n'
+    for i in range(8)), [])
+
+put('negative/vendor.js', '''function parse(dollarToken) {
+    dollarToken = +dollarToken;
+    return dollarToken;
+}
+''', [])
+
+# True cases beside them: a Drone CI token under its `droneci` name, a percent-encoded password.
+put('ci/drone.env', f'''DRONE_SERVER=https://drone.internal
+DRONECI_TOKEN={rnd(32)}
+''', ['droneci-access-token'])
+
+put('app/database.yml', f'''production:
+  url: postgres://app:{rnd(14)}%21{rnd(6)}@db.internal:5432/app
+''', ['url-credentials'])
+
+put('chat/RUNBOOK.md', f'''# Alerts
+
+The on-call Telegram bot: {R.randint(10**8, 10**9 - 1)}:A{rnd(34, AN + "_-")} (rotate after the incident).
+''', ['telegram-bot-token-in-text'])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for name, text in files.items():
     p = os.path.join(here, 'files', name)

@@ -1,0 +1,4 @@
+function parse(dollarToken) {
+    dollarToken = +dollarToken;
+    return dollarToken;
+}
