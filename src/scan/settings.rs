@@ -2,7 +2,6 @@
 
 use super::rule::{Allowlist, RegexTarget};
 use serde::Deserialize;
-use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -192,44 +191,8 @@ pub fn glob_set(patterns: &[GlobPattern]) -> anyhow::Result<globset::GlobSet> {
     Ok(b.build()?)
 }
 
-/// A size in bytes, written as a number or as `"10MB"`, `"512kB"`, `"1MiB"`, `"2G"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("size {s:?} must be a number of bytes or like \"10MB\""))?;
-        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "k" | "kb" => 1_000,
-            "kib" => 1 << 10,
-            "m" | "mb" => 1_000_000,
-            "mib" => 1 << 20,
-            "g" | "gb" => 1_000_000_000,
-            "gib" => 1 << 30,
-            other => {
-                return Err(format!(
-                    "unknown size unit {other:?} in {s:?}: use B, kB, MB, GB, KiB, MiB or GiB"
-                ));
-            }
-        };
-        Ok(ByteSize((n * mult as f64) as u64))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", crate::output::human_bytes(self.0))
-    }
-}
+/// A size in bytes (`10MB`, `512kB`, `1MiB`, or a plain number): the shared parser of [`crate::units`].
+pub use crate::units::ByteSize;
 
 /// The report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -301,21 +264,6 @@ macro_rules! de_from_str {
     )*};
 }
 de_from_str!(Condition, Target, RegexString, GlobPattern, ReportFormat);
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
