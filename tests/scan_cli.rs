@@ -405,7 +405,7 @@ fn secrets_never_appear_in_output_or_reports_unless_redaction_is_off_locally() {
         }
         assert!(text.contains("k.py"), "{fmt}: {text}");
     }
-    let summary = std::fs::read_to_string(r.file("stevedore-summary.json")).unwrap();
+    let summary = std::fs::read_to_string(r.file(stevedore::summary::FILE)).unwrap();
     assert!(!summary.contains(KEY_C));
     // Locally, --redact=false shows the secret in the report.
     let (code, _, _) = scan(

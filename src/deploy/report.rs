@@ -7,8 +7,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The file name of the deploy report, in the project dir.
-pub const FILE: &str = "deploy-report.json";
+/// The deploy report's path, relative to the project dir (in stevedore's output directory).
+pub const FILE: &str = ".stevedore/deploy-report.json";
 
 /// How one target ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -129,8 +129,9 @@ impl Report {
 
     /// Writes the report (redacted) to the project dir and returns its path.
     pub fn write(&self, project_dir: &Path) -> std::io::Result<PathBuf> {
+        crate::summary::output_dir(project_dir)?;
         let path = project_dir.join(FILE);
-        let json = crate::redact::redact(&serde_json::to_string_pretty(self).unwrap_or_default());
+        let json = crate::redact::json_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(&path, json)?;
         Ok(path)
     }

@@ -230,7 +230,13 @@ pub async fn run(app: &App, args: &ScanArgs) -> anyhow::Result<StepOutcome> {
     let report_path = args.report_path.clone().or_else(|| cfg.report_path.clone());
     let written = match (format, report_path) {
         (Some(f), p) => {
-            let p = p.unwrap_or_else(|| PathBuf::from(f.default_path()));
+            // The default report goes to stevedore's output directory (`.stevedore/`, git-ignored).
+            let p = match p {
+                Some(p) => p,
+                None => crate::summary::output_dir(&app.ctx.project_dir)
+                    .map(|d| d.join(f.default_path()))
+                    .unwrap_or_else(|_| PathBuf::from(f.default_path())),
+            };
             report.write(f, &p)?;
             Some(p)
         }

@@ -87,7 +87,7 @@ impl Repo {
 
     /// The scan step's facts from the run summary.
     pub fn facts(&self) -> serde_json::Value {
-        let s = self.json("stevedore-summary.json");
+        let s = self.json(stevedore::summary::FILE);
         s["steps"]
             .as_array()
             .unwrap()
