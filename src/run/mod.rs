@@ -32,7 +32,7 @@ pub use steps::{Route, Step};
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct RunArgs {
     /// Start at this step (order: scan, prune, build, release, deploy, notify). The outcomes of earlier
-    /// steps already in stevedore-summary.json are kept (resume after fixing a failure).
+    /// steps already in .stevedore/summary.json are kept (resume after fixing a failure).
     #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
     pub from: Option<Step>,
     /// Stop after this step.
