@@ -12,10 +12,17 @@ pub fn lines(r: &Report) -> Vec<String> {
                 .commit
                 .as_deref()
                 .map(|c| format!("{} {}", &c.sha[..c.sha.len().min(8)], c.author))
-                .unwrap_or_else(|| "(working tree)".into());
+                .unwrap_or_else(|| {
+                    if f.image.is_some() {
+                        "(image)"
+                    } else {
+                        "(working tree)"
+                    }
+                    .into()
+                });
             vec![
                 f.finding.rule_id.clone(),
-                format!("{}:{}", f.file, f.finding.start_line),
+                format!("{}:{}", f.place(), f.finding.start_line),
                 commit,
                 r.secret(f),
                 f.fingerprint.clone(),
