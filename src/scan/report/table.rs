@@ -15,6 +15,8 @@ pub fn lines(r: &Report) -> Vec<String> {
                 .unwrap_or_else(|| {
                     if f.image.is_some() {
                         "(image)"
+                    } else if f.staged {
+                        "(staged)"
                     } else {
                         "(working tree)"
                     }
@@ -33,4 +35,21 @@ pub fn lines(r: &Report) -> Vec<String> {
         &["RULE", "LOCATION", "COMMIT", "SECRET", "FINGERPRINT"],
         &rows,
     )
+}
+
+/// `-v`: each finding's location and context line, the secret masked as in the table.
+pub fn context_lines(r: &Report) -> Vec<String> {
+    r.findings
+        .iter()
+        .map(|f| {
+            let staged = if f.staged { " (staged)" } else { "" };
+            format!(
+                "{}:{}{staged} [{}]: {}",
+                f.place(),
+                f.finding.start_line,
+                f.finding.rule_id,
+                r.line(f).trim()
+            )
+        })
+        .collect()
 }
