@@ -24,10 +24,14 @@ fn step(
 }
 
 /// A project dir holding a run summary with `steps`.
+/// The pipeline [`ci_env`] describes: the summary's entries carry it, as the pipeline's jobs record them.
+const PIPELINE: &str = "4711";
+
 fn project(steps: Vec<StepOutcome>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut s = RunSummary::default();
-    for st in steps {
+    for mut st in steps {
+        st.scope.pipeline_id = Some(PIPELINE.into());
         s.record(st);
     }
     s.save(dir.path()).unwrap();
@@ -80,7 +84,7 @@ fn ci_env(dir: &Path, tag: &str) -> Vec<(String, String)> {
         ("CI_COMMIT_TAG", tag),
         ("CI_COMMIT_REF_NAME", tag),
         ("CI_COMMIT_TITLE", "Fix the login timeout"),
-        ("CI_PIPELINE_ID", "4711"),
+        ("CI_PIPELINE_ID", PIPELINE),
         (
             "CI_PIPELINE_URL",
             "https://gitlab.example.com/acme/app/-/pipelines/4711",
@@ -117,7 +121,7 @@ fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> (i32, String, Str
 }
 
 fn summary_text(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("stevedore-summary.json")).unwrap_or_default()
+    std::fs::read_to_string(dir.join(stevedore::summary::FILE)).unwrap_or_default()
 }
 
 fn notify_facts(dir: &Path) -> serde_json::Value {
@@ -390,6 +394,41 @@ fn wrong_key_is_reported_without_the_key() {
 }
 
 #[test]
+fn an_echoed_authorization_header_is_redacted_and_the_body_bounded() {
+    // A proxy answers 502 with the request's headers in its body: `Authorization: Basic
+    // base64(email:key)` must not reach the log or the summary, and the quoted body is bounded.
+    let server = ZulipServer::start(EMAIL, KEY, vec![Answer::EchoHeaders; 3]);
+    let dir = project(vec![build_step()]);
+    fast_retries(dir.path());
+    let mut env = ci_env(dir.path(), "v1.5.0");
+    env.extend(zulip_env(&server));
+    let (code, out, err) = run(dir.path(), &["notify", "--strict"], &env);
+    assert_eq!(code, 4, "{err}");
+    let sent = server.requests()[0]
+        .header("authorization")
+        .expect("basic auth sent")
+        .to_string();
+    let b64 = sent.trim_start_matches("Basic ").to_string();
+    assert!(!b64.is_empty() && b64 != sent, "{sent}");
+    let summary = summary_text(dir.path());
+    for (what, text) in [("stdout", &out), ("stderr", &err), ("summary", &summary)] {
+        assert!(
+            !text.contains(&b64[..16]),
+            "base64 credentials in {what}:\n{text}"
+        );
+        assert!(!text.contains(KEY), "API key in {what}");
+    }
+    assert!(err.contains("502"), "{err}");
+    assert!(
+        err.contains("[redacted]"),
+        "the echoed header is quoted masked: {err}"
+    );
+    assert!(err.contains("bytes in all"), "the body is bounded: {err}");
+    let longest = err.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 1500, "an error line is bounded ({longest} bytes)");
+}
+
+#[test]
 fn a_server_that_never_answers_times_out_in_bounded_time() {
     let server = ZulipServer::start(EMAIL, KEY, vec![Answer::Hang, Answer::Hang, Answer::Hang]);
     let dir = project(vec![build_step()]);
@@ -493,7 +532,10 @@ fn five_hundred_clients_stay_under_the_size_limit() {
         .find(|l| l.contains("more clients"))
         .expect("a line counting the rest");
     assert!(
-        last.ends_with("ok) — see the deploy job's log or deploy-report.json"),
+        last.ends_with(&format!(
+            "ok) — see the deploy job's log or {}",
+            stevedore::deploy::report::FILE
+        )),
         "{last}"
     );
 }
@@ -651,6 +693,38 @@ fn half_configured_says_what_is_missing() {
     assert!(out.contains("v1.5.0 passed"), "{out}");
     let (code, _, _) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn only_the_current_pipelines_steps_are_reported() {
+    // An earlier pipeline's failed deploy is still in the summary (a cached artifact, an earlier command):
+    // this pipeline's message must not mention it.
+    let mut old = deploy_step(3, 2);
+    old.scope.pipeline_id = Some("4000".into());
+    let dir = project(vec![build_step()]);
+    let mut s = RunSummary::load(dir.path());
+    s.steps.push(old);
+    s.save(dir.path()).unwrap();
+    let env = ci_env(dir.path(), "v1.5.0");
+    let (code, out, err) = run(dir.path(), &["--dry-run", "notify"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("v1.5.0 built"), "{out}");
+    assert!(
+        !out.contains("clinic-"),
+        "an earlier pipeline's deploy mixed in: {out}"
+    );
+    // Recording this pipeline's notify drops the other pipeline's entries from the file.
+    let (code, _, err) = run(dir.path(), &["notify"], &env);
+    assert_eq!(code, 0, "{err}");
+    let s = RunSummary::load(dir.path());
+    assert!(
+        s.steps
+            .iter()
+            .all(|e| e.scope.pipeline_id.as_deref() == Some(PIPELINE)),
+        "{:?}",
+        s.steps
+    );
+    assert!(s.steps.iter().any(|e| e.step == "build"));
 }
 
 #[test]
