@@ -98,6 +98,7 @@ async fn dispatch_interruptible(app: &App, cmd: &Command) -> i32 {
         r = dispatch(app, cmd) => Some(r),
         _ = signal::abandoned() => None,
     };
+    let returned = result.is_some();
     let code = match result {
         Some(Ok(code)) => code,
         Some(Err(e)) => {
@@ -111,7 +112,7 @@ async fn dispatch_interruptible(app: &App, cmd: &Command) -> i32 {
             let open = signal::open_critical();
             app.out.error(format!(
                 "stevedore: {}",
-                signal::stop_message(sig, command_name(cmd), &open)
+                signal::stop_message(sig, command_name(cmd), returned, &open)
             ));
             sig.exit_code()
         }
