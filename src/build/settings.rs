@@ -239,11 +239,9 @@ fn ignore_matcher(context: &Path, dockerfile: &str) -> anyhow::Result<Matcher> {
             return Err(usage(format!("cannot read {}: {e}", ignore_path.display())));
         }
     };
-    // stevedore's own run summary changes every run; sending it would defeat the build cache.
-    let ignore_text = format!(
-        "{ignore_text}\n{summary}\n{summary}.tmp\n",
-        summary = crate::summary::FILE
-    );
+    // stevedore's own output (run summary, reports) changes every run; sending it would defeat the build
+    // cache.
+    let ignore_text = format!("{ignore_text}\n{}\n", crate::summary::DIR);
     Matcher::for_context(&ignore_text, dockerfile)
         .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))
 }
