@@ -811,7 +811,7 @@ fn passes_noise(meta: &Meta, c: &Candidate) -> bool {
                 || noise::is_reference(c.secret)
                 || noise::is_wordlike(c.secret)
                 || noise::is_code_identifier(c.secret)
-                || noise::is_uuid(c.secret)
+                || (noise::is_uuid(c.secret) && !super::rules::token_name(c.name))
                 || noise::has_sequence(c.secret, 6)
                 || noise::after_digest_marker(c.window, c.secret_at)
             {

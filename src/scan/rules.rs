@@ -15,6 +15,7 @@ mod list_ai_obs;
 mod list_chat_pay;
 mod list_cloud;
 mod list_code;
+mod list_config;
 mod list_generic;
 mod list_misc;
 
@@ -96,6 +97,8 @@ pub(crate) mod checks_for_tests {
         )
     }
 }
+
+pub(crate) use checks::token_name;
 
 fn provider_tag(id: &str) -> String {
     id.split('-').next().unwrap_or(id).to_string()
@@ -206,6 +209,7 @@ fn defs() -> &'static [Def] {
         all.extend(list_chat_pay::rules());
         all.extend(list_ai_obs::rules());
         all.extend(list_misc::rules());
+        all.extend(list_config::rules());
         all.extend(list_generic::rules());
         all
     })

@@ -72,9 +72,8 @@ fn is_b64(b: u8) -> bool {
 
 /// A part of a JWT (`eyJ…` parts joined by dots) is the JWT rule's business.
 fn in_jwt(content: &[u8], s: usize, e: usize) -> bool {
-    content[s..].starts_with(b"eyJ")
-        || (s > 0 && content[s - 1] == b'.')
-        || content.get(e) == Some(&b'.') && content.get(e + 1..e + 4) == Some(b"eyJ")
+    (s > 1 && content[s - 1] == b'.' && is_b64(content[s - 2]))
+        || (content.get(e) == Some(&b'.') && content.get(e + 1).is_some_and(|&b| is_b64(b)))
 }
 
 const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()

@@ -67,7 +67,17 @@ pub fn jwt_header(c: &Candidate) -> bool {
         .ok()
         .and_then(|v| v.get("alg")?.as_str().map(str::to_string));
     let signature = c.secret.rsplit(|&b| b == b'.').next().unwrap_or(b"");
-    alg.is_none_or(|alg| jwt_signature_fits(&alg, signature))
+    alg.is_none_or(|alg| jwt_signature_fits(&alg, signature)) && !after_basic(c)
+}
+
+/// True when the secret follows the `Basic` scheme: a Basic credential is base64 of
+/// `user:password` (RFC 7617), so a JWT or other dotted value there is malformed test input, never a
+/// working credential.
+pub fn after_basic(c: &Candidate) -> bool {
+    let before = c.window[..c.secret_at].trim_ascii_end();
+    before.len() >= 5
+        && before[before.len() - 5..].eq_ignore_ascii_case(b"basic")
+        && c.secret.contains(&b'.')
 }
 
 /// A bearer token: random enough, and when it is a JWT, a well-formed one (see [`jwt_header`]).
@@ -257,6 +267,23 @@ fn edit_distance(a: &[u8], b: &[u8]) -> usize {
     prev[b.len()]
 }
 
+/// A base64 `user:password` (a Docker config's `auth`, a Basic credential) whose password is a
+/// literal, not a stand-in.
+pub fn basic_credentials(c: &Candidate) -> bool {
+    let Some(text) = crate::scan::detect::decode::decode_short(c.secret) else {
+        return false;
+    };
+    let Some(colon) = text.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (user, password) = (&text[..colon], &text[colon + 1..]);
+    password_literal(&Candidate {
+        secret: password,
+        name: user,
+        ..*c
+    })
+}
+
 /// A Kubernetes manifest of `kind: Secret` whose data holds a real value.
 pub fn kubernetes_secret(c: &Candidate) -> bool {
     let w = c.window;
@@ -278,7 +305,100 @@ pub fn kubernetes_secret(c: &Candidate) -> bool {
             }
         }
     }
-    is_secret && !noise::has_placeholder_word(c.secret)
+    if !is_secret {
+        return false;
+    }
+    match secret_block(c.window, c.secret_at) {
+        Some(b"data") => match crate::scan::detect::decode::decode_short(c.secret) {
+            Some(text) => secret_value(c, &text),
+            // Binary data (a keystore) under a secret-like name.
+            None => {
+                c.secret.len() >= 16
+                    && c.secret
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+                    && secret_name(c.name)
+            }
+        },
+        Some(b"stringData") => secret_value(c, c.secret),
+        _ => false,
+    }
+}
+
+/// The key of the block an indented `name: value` line sits in (`data`, `stringData`, `metadata`).
+fn secret_block(window: &[u8], at: usize) -> Option<&[u8]> {
+    let line_start = window[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let indent = |l: &[u8]| l.iter().take_while(|b| **b == b' ' || **b == b'\t').count();
+    let mut own = indent(&window[line_start..]);
+    let lines = window[..line_start.saturating_sub(1)]
+        .split(|&b| b == b'\n')
+        .rev()
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.trim_ascii().is_empty() && !l.trim_ascii().starts_with(b"#"));
+    for l in lines {
+        if indent(l) >= own {
+            continue;
+        }
+        let t = l.trim_ascii();
+        // A block scalar's key (`.dockercfg: |`): the block is its parent's.
+        if t.ends_with(b"|") || t.ends_with(b">") || t.ends_with(b"|-") || t.ends_with(b">-") {
+            own = indent(l);
+            continue;
+        }
+        return Some(t.strip_suffix(b":").unwrap_or(t));
+    }
+    None
+}
+
+/// Judges the (decoded) value of a Secret's entry: a certificate, a public key, a user name, a
+/// placeholder (`changeme`) or a config document (its own content is scanned decoded) is not a
+/// secret; a private key is; a value under a secret-like name must be a literal password; under any
+/// other name it must look random.
+fn secret_value(c: &Candidate, text: &[u8]) -> bool {
+    let t = text.trim_ascii();
+    if noise::contains(t, b"-----BEGIN") {
+        return noise::contains(t, b"PRIVATE KEY");
+    }
+    // A registry config (`.dockercfg`, `.dockerconfigjson`) holding an `auth` entry is credentials
+    // (a decodable `auth` is also reported by its own rule, which then takes precedence).
+    if t.starts_with(b"{") && noise::contains(t, b"\"auth\"") {
+        return true;
+    }
+    if t.starts_with(b"ssh-")
+        || t.starts_with(b"ecdsa-")
+        || t.starts_with(b"{")
+        || t.starts_with(b"[")
+        || t.contains(&b'\n')
+    {
+        return false;
+    }
+    let lower = c.name.to_ascii_lowercase();
+    let secretish = secret_name(c.name)
+        || [
+            &b"password"[..],
+            b"passwd",
+            b"secret",
+            b"token",
+            b"apikey",
+            b"api_key",
+            b"api-key",
+            b"credential",
+            b"private",
+        ]
+        .iter()
+        .any(|w| noise::contains(&lower, w));
+    if secretish {
+        return password_literal(&Candidate { secret: t, ..*c });
+    }
+    t.len() >= 16
+        && noise::shannon(t) >= 3.5
+        && !t.contains(&b' ')
+        && !noise::is_placeholder(t)
+        && !noise::is_wordlike(t)
+        && !noise::is_uuid(t)
 }
 
 /// A generic candidate: a secret-like name assigned a random-looking literal.
@@ -299,11 +419,23 @@ pub fn generic_assignment(c: &Candidate) -> bool {
     if v.starts_with(b"ssh-") || v.starts_with(b"ecdsa-") || v.starts_with(b"AAAAB3Nza") {
         return false;
     }
+    // A Mailchimp-shaped key (`<32 hex>-us<n>`) is that rule's to judge.
+    if v.len() >= 36 && v[..32].iter().all(|b| b.is_ascii_hexdigit()) && v[32..].starts_with(b"-us")
+    {
+        return false;
+    }
     if provider_named(c.name)
         || unquoted_code_value(c)
         || noise::edited_hex(v)
         || noise::is_wordlike(&deleet(v))
         || unquoted_name_then_comma(c)
+    {
+        return false;
+    }
+    // A base64 value is judged by what it encodes: `Y2hhbmdlbWU=` is `changeme`.
+    if v.len().is_multiple_of(4)
+        && let Some(d) = crate::scan::detect::decode::decode_short(v)
+        && (noise::is_placeholder(&d) || noise::is_wordlike(&d) || d.len() < 6)
     {
         return false;
     }
@@ -341,6 +473,21 @@ pub fn generic_assignment(c: &Candidate) -> bool {
     let e = noise::shannon(v);
     let floor = if v.len() >= 20 { 3.5 } else { 3.0 };
     e >= floor
+}
+
+/// True when a secret-like name ends in a word that names a credential itself (`api_token`,
+/// `client_secret`, `apiKey`), not an identifier: a UUID assigned to it is a token (many providers
+/// issue UUID tokens), while a UUID under `app_id` or `key` stays an id.
+pub fn token_name(name: &[u8]) -> bool {
+    let words = split_words(name);
+    secret_name(name)
+        && words.last().is_some_and(|l| {
+            l.ends_with("token")
+                || l.ends_with("secret")
+                || l.ends_with("password")
+                || l.ends_with("apikey")
+                || (l == "key" && words.len() >= 2 && words[words.len() - 2] == "api")
+        })
 }
 
 /// True when the name carries the name of a provider whose own rule expects a structured value
@@ -613,11 +760,15 @@ const NOT_SECRET_WORDS: &[&str] = &[
 /// True when a name ends with a secret-like word and holds no word saying otherwise.
 pub fn secret_name(name: &[u8]) -> bool {
     let mut words = split_words(name);
-    // `api_token_2`, `mySecretString`: look through a trailing number or a type word.
+    // `api_token_2`, `mySecretString`, `secret_do_not_commit`: look through a trailing number, a
+    // type word or a warning.
     while words.len() > 1 {
         let l = words.last().expect("non-empty");
         if l.bytes().all(|b| b.is_ascii_digit())
-            || matches!(l.as_str(), "string" | "str" | "value" | "val")
+            || matches!(
+                l.as_str(),
+                "string" | "str" | "value" | "val" | "do" | "not" | "dont" | "commit" | "share"
+            )
         {
             words.pop();
         } else {

@@ -194,7 +194,10 @@ pub(super) fn rules() -> Vec<Def> {
             "Mailchimp API key",
             &["-us"],
             r"\b([a-f0-9]{32}-us[0-9]{1,2})\b",
-        ),
+        )
+        // The Mobile SDK key given to `MailchimpSDK.initialize` has the same shape but is meant to
+        // ship inside apps (it can only add contacts): not the account's API key.
+        .check(|c| !crate::scan::detect::noise::contains(c.window, b"MailchimpSDK")),
         token(
             "mandrill-api-key",
             "Mandrill API key",

@@ -126,10 +126,11 @@ pub(super) fn rules() -> Vec<Def> {
         token("openshift-user-token", "OpenShift user token", &["sha256~"], r"\b(sha256~[A-Za-z0-9_\-]{43})(?:[^A-Za-z0-9_\-]|$)"),
         token(
             "kubernetes-secret-yaml",
-            "Kubernetes Secret manifest with data",
+            "Kubernetes Secret holding a real value (each data entry decoded and judged)",
             &["secret"],
-            r"(?m)^[ \t]*(?:data|stringData):[ \t]*\r?\n(?:[ \t]*#.*\r?\n)*[ \t]+[\w.\-]+:[ \t]*(?:[|>][\-+]?[ \t]*\r?\n[ \t]+)?[\x22']?([A-Za-z0-9+/]{10,}={0,2})[\x22']?[ \t]*\r?$",
+            r"(?m)^[ \t]+(?P<name>[\w.\-]+):[ \t]*(?:[|>][\-+]?[ \t]*\r?\n[ \t]+)?[\x22']?([^\s\x22'#][^\s\x22']{3,}?)[\x22']?[ \t]*\r?$",
         )
+        .group(2)
         .path(r"(?i)\.ya?ml$")
         .kind(super::Kind::Raw)
         .lines(40, 40)

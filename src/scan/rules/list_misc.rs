@@ -29,7 +29,10 @@ pub(super) fn rules() -> Vec<Def> {
             r"(PuTTY-User-Key-File-\d: [\s\S]{10,20000}?Private-Lines: \d+\r?\n[A-Za-z0-9+/=\r\n]{40,})",
         )
         .lines(0, 200),
-        token("age-secret-key", "age secret key", &["age-secret-key-1"], r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b"),
+        // The prefix is age's alone: any key of the right length is one (`q` is bech32's zero, so
+        // an all-`q` key is a key too), unless a placeholder word is in it.
+        raw("age-secret-key", "age secret key", &["age-secret-key-1"], r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b")
+            .check(|c| !crate::scan::detect::noise::has_placeholder_word(c.secret)),
         super::path_only("pkcs12-file", "PKCS#12 key store file", r"(?i)\.(?:p12|pfx)$"),
         // JWTs: three base64url parts whose header decodes to JSON with an algorithm.
         raw("jwt", "JSON Web Token", &["eyj"], r"\b(eyJ[A-Za-z0-9_\-]{10,}={0,2}\.eyJ[A-Za-z0-9_\-]{10,}={0,2}\.[A-Za-z0-9_\-]{10,}={0,2})")
@@ -39,7 +42,7 @@ pub(super) fn rules() -> Vec<Def> {
             "url-credentials",
             "Password in a URL (scheme://user:password@host)",
             &["://"],
-            r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<name>[^\s:@/\x22'<>\\]{1,64}):([^\s:@/\x22'<>\\]{3,128})@[A-Za-z0-9][A-Za-z0-9.\-_]*",
+            r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<name>[^\s:@/\x22'<>\\]{0,64}):([^\s:@/\x22'<>\\]{3,128})@[A-Za-z0-9][A-Za-z0-9.\-_]*",
         )
         .group(2)
         .kind(Kind::Raw)
@@ -78,6 +81,7 @@ pub(super) fn rules() -> Vec<Def> {
             use super::super::detect::noise;
             !noise::is_placeholder(c.secret)
                 && !noise::is_reference(c.secret)
+                && !checks::after_basic(c)
                 && c.secret.iter().filter(|b| b.is_ascii_alphanumeric()).count() >= 8
         }),
         token(

@@ -426,6 +426,92 @@ put('chat/RUNBOOK.md', f'''# Alerts
 The on-call Telegram bot: {R.randint(10**8, 10**9 - 1)}:A{rnd(34, AN + "_-")} (rotate after the incident).
 ''', ['telegram-bot-token-in-text'])
 
+
+# Issue 14.3: credentials in config formats and in base64.
+def b64s(t):
+    return base64.b64encode(t.encode()).decode()
+
+reg_pw = rnd(18)
+put('docker/config.json', json.dumps({"auths": {"registry.gitlab.com": {"auth": b64s("deploy-bot:" + reg_pw)}},
+                                      "credsStore": ""}, indent=2) + '\n', ['docker-config-auth'])
+put('ci/registry.gitlab-ci.yml', f'''variables:
+  DOCKER_AUTH_CONFIG: '{{"auths":{{"registry.internal:5000":{{"auth":"{b64s("ci:" + rnd(22))}"}}}}}}'
+''', ['docker-config-auth'])
+put('home/.netrc', f'''machine ftp.internal login backup password {rnd(16)}
+machine api.heroku.com
+  login ops@acme.io
+  password {uuid()}
+''', ['heroku-api-key-netrc', 'netrc-password'])
+put('home/_netrc', f'''machine git.acme.io
+login deploy
+password {rnd(12)}!{rnd(4)}
+''', ['netrc-password'])
+put('home/.git-credentials', f'''https://deploy:{checksummed('ghp_')}@github.com
+https://oauth2:{rnd(20)}@gitlab.acme.io
+''', ['github-pat', 'url-credentials'])
+put('home/.pypirc', f'''[distutils]
+index-servers = internal
+
+[internal]
+repository = https://pypi.acme.io/
+username = uploader
+password = {rnd(10)}#{rnd(5)}
+''', ['pypirc-password'])
+put('home/pip.conf', f'''[global]
+index-url = https://reader:{rnd(16)}@pypi.acme.io/simple
+''', ['url-credentials'])
+stripe = 'sk_live_' + rnd(99)
+put('k8s/payments-secret.yaml', f'''apiVersion: v1
+kind: Secret
+metadata:
+  name: payments
+type: Opaque
+data:
+  username: {b64s("payments")}
+  STRIPE_SECRET_KEY: {b64s(stripe)}
+  api-password: {b64s(rnd(14) + "%" + rnd(3))}
+''', ['kubernetes-secret-yaml', 'stripe-access-token'])
+docker_cfg = json.dumps({"auths": {"registry.acme.io": {"auth": b64s("puller:" + rnd(20))}}})
+put('k8s/pull-secret.yaml', f'''apiVersion: v1
+kind: Secret
+type: kubernetes.io/dockerconfigjson
+metadata:
+  name: regcred
+data:
+  .dockerconfigjson: {b64s(docker_cfg)}
+''', ['docker-config-auth'])
+slack = "xoxb-" + rnd(12, string.digits) + "-" + rnd(13, string.digits) + "-" + rnd(24)
+put('helm/values.yaml', f'''replicaCount: 2
+# The app's environment file, base64 as the chart expects.
+envFileB64: {b64s("DEBUG=false" + chr(10) + "SLACK_BOT=" + slack + chr(10))}
+''', ['slack-bot-token'])
+# Decoys: a Secret of public and placeholder values, base64 images, SRI and lockfile digests.
+cert_pem = pem('CERTIFICATE')
+put('negative/k8s-public-secret.yaml', f'''apiVersion: v1
+kind: Secret
+metadata:
+  name: public-bits
+data:
+  username: {b64s("admin")}
+  password: {b64s("changeme")}
+  tls.crt: {b64s(cert_pem)}
+  id_rsa.pub: {b64s("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + rnd(43) + " ops@acme")}
+  database: {b64s("billing_production")}
+''', [])
+put('negative/assets.html', f'''<img src="data:image/png;base64,{b64(600)}">
+<script src="/app.js" integrity="sha384-{b64(48)}" crossorigin="anonymous"></script>
+<link rel="stylesheet" href="/a.css" integrity="sha512-{b64(64)}">
+''', [])
+put('negative/yarn.lock', f'''"left-pad@^1.3.0":
+  version "1.3.0"
+  resolved "https://registry.yarnpkg.com/left-pad/-/left-pad-1.3.0.tgz"
+  integrity sha512-{b64(64)}
+''', [])
+put('negative/docker-config.json', json.dumps({"auths": {"registry.example.com": {"auth": b64s("user:password")}, "ghcr.io": {"auth": b64s("me:${GHCR_TOKEN}")}}}, indent=2) + '\n', [])
+put('negative/.netrc', '''machine api.internal login deploy password $DEPLOY_TOKEN
+machine example.com login me password changeme
+''', [])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for name, text in files.items():
     p = os.path.join(here, 'files', name)
