@@ -180,20 +180,22 @@ pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Re
         .unwrap_or_else(|| "Dockerfile".into());
     let dockerfile = dockerfile_in(&context, &file)?;
     let ignore_path = context.join(".dockerignore");
-    let ignore_text = match std::fs::read_to_string(&ignore_path) {
+    let ignore_text = match std::fs::read(&ignore_path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             return Err(usage(format!("cannot read {}: {e}", ignore_path.display())));
         }
     };
     // stevedore's own run summary changes every run; sending it would defeat the build cache.
-    let ignore_text = format!(
-        "{ignore_text}\n{summary}\n{summary}.tmp\n",
-        summary = crate::summary::FILE
-    );
-    let matcher = Matcher::for_context(&ignore_text, &dockerfile)
-        .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))?;
+    let summary_tmp = format!("{}.tmp", crate::summary::FILE);
+    let matcher = Matcher::for_context(
+        &ignore_text,
+        &dockerfile,
+        &[crate::summary::FILE, &summary_tmp],
+    )
+    .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))?;
+    super::context::check(&context, &matcher, &dockerfile).map_err(usage)?;
 
     let repo_raw = args
         .image
