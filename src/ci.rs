@@ -148,7 +148,7 @@ impl Context {
             environment_name: get("CI_ENVIRONMENT_NAME"),
         };
         if let Some(p) = &c.registry_password {
-            redact::register(p);
+            redact::register_credential(c.registry_user.as_deref(), p);
         }
         if !ci {
             c.protect_locally();

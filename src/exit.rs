@@ -7,6 +7,7 @@
 //! | 2 | usage or configuration error |
 //! | 3 | refused by policy (e.g. production from an unprotected tag) |
 //! | 4 | an outside system failed (Docker, registry, an HTTP API unreachable) |
+//! | 130 / 143 | stopped by SIGINT / SIGTERM (see [`crate::signal`]) |
 
 use std::fmt;
 

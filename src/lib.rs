@@ -23,6 +23,7 @@ pub mod redact;
 pub mod release;
 pub mod run;
 pub mod scan;
+pub mod signal;
 pub mod summary;
 pub mod units;
 
@@ -80,12 +81,56 @@ where
             return ExitCode::Outside.as_i32();
         }
     };
-    match rt.block_on(dispatch(&app, &cli.command)) {
-        Ok(code) => code,
-        Err(e) => {
+    let code = rt.block_on(dispatch_interruptible(&app, &cli.command));
+    if signal::received().is_some() {
+        // Do not wait for work the signal abandoned (a blocking read, a dropped stream).
+        rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    }
+    code
+}
+
+/// Runs one subcommand with SIGINT/SIGTERM handled (see [`signal`]): outside a critical section the
+/// step is dropped at once; inside one it cleans up first. Returns the exit code: 130/143 after a signal.
+async fn dispatch_interruptible(app: &App, cmd: &Command) -> i32 {
+    signal::install();
+    let result = tokio::select! {
+        biased;
+        r = dispatch(app, cmd) => Some(r),
+        _ = signal::abandoned() => None,
+    };
+    let returned = result.is_some();
+    let code = match result {
+        Some(Ok(code)) => code,
+        Some(Err(e)) => {
             app.out.error(exit::render(&e));
             exit::code_of(&e).as_i32()
         }
+        None => 0,
+    };
+    match signal::received() {
+        Some(sig) => {
+            let open = signal::open_critical();
+            app.out.error(format!(
+                "stevedore: {}",
+                signal::stop_message(sig, command_name(cmd), returned, &open)
+            ));
+            sig.exit_code()
+        }
+        None => code,
+    }
+}
+
+/// The subcommand's name, as typed.
+fn command_name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Scan(_) => "scan",
+        Command::Build(_) => "build",
+        Command::Prune(_) => "prune",
+        Command::Notify(_) => "notify",
+        Command::Release(_) => "release",
+        Command::Deploy(_) => "deploy",
+        Command::Run(_) => "run",
+        Command::Context(_) => "context",
     }
 }
 

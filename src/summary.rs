@@ -1,7 +1,6 @@
 //! The run summary: every step's outcome, written to `stevedore-summary.json` in the project dir so later
 //! jobs (and `notify`) can read what happened. It holds counts and names, never a secret value.
 
-use crate::redact::redact;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -130,7 +129,7 @@ impl RunSummary {
     /// Writes the summary (redacted) atomically.
     pub fn save(&self, project_dir: &Path) -> std::io::Result<()> {
         let path = RunSummary::path(project_dir);
-        let json = redact(&serde_json::to_string_pretty(self).unwrap_or_default());
+        let json = crate::redact::json_pretty(self).unwrap_or_default();
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, json)?;
         std::fs::rename(tmp, path)

@@ -390,6 +390,41 @@ fn wrong_key_is_reported_without_the_key() {
 }
 
 #[test]
+fn an_echoed_authorization_header_is_redacted_and_the_body_bounded() {
+    // A proxy answers 502 with the request's headers in its body: `Authorization: Basic
+    // base64(email:key)` must not reach the log or the summary, and the quoted body is bounded.
+    let server = ZulipServer::start(EMAIL, KEY, vec![Answer::EchoHeaders; 3]);
+    let dir = project(vec![build_step()]);
+    fast_retries(dir.path());
+    let mut env = ci_env(dir.path(), "v1.5.0");
+    env.extend(zulip_env(&server));
+    let (code, out, err) = run(dir.path(), &["notify", "--strict"], &env);
+    assert_eq!(code, 4, "{err}");
+    let sent = server.requests()[0]
+        .header("authorization")
+        .expect("basic auth sent")
+        .to_string();
+    let b64 = sent.trim_start_matches("Basic ").to_string();
+    assert!(!b64.is_empty() && b64 != sent, "{sent}");
+    let summary = summary_text(dir.path());
+    for (what, text) in [("stdout", &out), ("stderr", &err), ("summary", &summary)] {
+        assert!(
+            !text.contains(&b64[..16]),
+            "base64 credentials in {what}:\n{text}"
+        );
+        assert!(!text.contains(KEY), "API key in {what}");
+    }
+    assert!(err.contains("502"), "{err}");
+    assert!(
+        err.contains("[redacted]"),
+        "the echoed header is quoted masked: {err}"
+    );
+    assert!(err.contains("bytes in all"), "the body is bounded: {err}");
+    let longest = err.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 1500, "an error line is bounded ({longest} bytes)");
+}
+
+#[test]
 fn a_server_that_never_answers_times_out_in_bounded_time() {
     let server = ZulipServer::start(EMAIL, KEY, vec![Answer::Hang, Answer::Hang, Answer::Hang]);
     let dir = project(vec![build_step()]);

@@ -600,3 +600,204 @@ fn ancestry_through_hidden_intermediates_is_followed() {
     assert!(err.contains(&format!("parent of {}", fx.r("y:1"))), "{err}");
     assert_eq!(fx.existing(), vec![0, 1, 2], "{out}{err}");
 }
+
+/// Issue 17.2: every image `build` makes has several tags in one repository (version, moving and sha
+/// tags). The daemon refuses to remove such an image by ID (409 "referenced in multiple repositories"), so
+/// prune untags it tag by tag, then removes it — two and three tags in one repository, and tags across
+/// repositories.
+#[test]
+fn an_image_with_several_tags_goes_tag_by_tag() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    let mut fx = Fixture::new("multitag");
+    fx.load(&[
+        spec(Some("two:a"), 30 * DAY, 1),
+        spec(Some("three:a"), 30 * DAY, 1),
+        spec(Some("cross:a"), 30 * DAY, 1),
+    ]);
+    common::docker(&["tag", &fx.made[0].id, &fx.r("two:b")]);
+    common::docker(&["tag", &fx.made[1].id, &fx.r("three:b")]);
+    common::docker(&["tag", &fx.made[1].id, &fx.r("three:c")]);
+    common::docker(&["tag", &fx.made[2].id, &fx.r("cross:b")]);
+    common::docker(&["tag", &fx.made[2].id, &fx.r("elsewhere:a")]);
+    // The repro of the issue: the daemon itself refuses the ID while two tags of one repository name it.
+    let refused = std::process::Command::new("docker")
+        .args(["rmi", &fx.made[0].id])
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "the daemon removed a twice-tagged image by ID"
+    );
+    let project = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let env = [("STEVEDORE_STATE_DIR", state.path().to_str().unwrap())];
+    let (code, out, err) = common::stevedore(
+        project.path(),
+        &[
+            "prune",
+            "--scope-label",
+            &fx.scope,
+            "--all",
+            "--min-age",
+            "0s",
+            "--keep-recent",
+            "0",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("could not remove"), "{err}");
+    assert_eq!(fx.existing(), Vec::<usize>::new(), "{out}{err}");
+    assert!(out.contains("in total (3 images)"), "{out}");
+    for t in [
+        "two:a",
+        "two:b",
+        "three:a",
+        "three:b",
+        "three:c",
+        "cross:a",
+        "cross:b",
+        "elsewhere:a",
+    ] {
+        let gone = std::process::Command::new("docker")
+            .args(["image", "inspect", &fx.r(t)])
+            .output()
+            .unwrap();
+        assert!(!gone.status.success(), "{t} is still there");
+    }
+}
+
+/// Issue 17.8: `--keep-label team=php` adds to the default `stevedore.keep=true` protection.
+#[test]
+fn keep_label_adds_to_the_default_protection() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    let mut fx = Fixture::new("keeplabel");
+    let mut specs = vec![
+        spec(Some("k:default"), 30 * DAY, 1),
+        spec(Some("k:php"), 30 * DAY, 1),
+        spec(Some("k:other"), 30 * DAY, 1),
+    ];
+    specs[0]
+        .labels
+        .push(("stevedore.keep".into(), "true".into()));
+    specs[1].labels.push(("team".into(), "php".into()));
+    fx.load(&specs);
+    let project = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let env = [("STEVEDORE_STATE_DIR", state.path().to_str().unwrap())];
+    let (code, out, err) = common::stevedore(
+        project.path(),
+        &[
+            "prune",
+            "--scope-label",
+            &fx.scope,
+            "--all",
+            "--keep-recent",
+            "0",
+            "--keep-label",
+            "team=php",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(fx.existing(), vec![0, 1], "{out}{err}");
+    assert!(err.contains("has keep label stevedore.keep=true"), "{err}");
+    assert!(err.contains("has keep label team=php"), "{err}");
+}
+
+/// Issue 15: a second prune on the same images never fails because the other removed an image first.
+/// Staged deterministically: the plan is made, then "the other prune" removes two of its images (one
+/// tagged twice), then this one runs the plan.
+#[test]
+fn an_image_another_prune_removed_first_is_not_a_failure() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(removed_first());
+}
+
+async fn removed_first() {
+    let mut fx = Fixture::new("first");
+    fx.load(&[
+        spec(Some("a:1"), 30 * DAY, 1),
+        spec(Some("b:1"), 20 * DAY, 1),
+        spec(Some("c:1"), 10 * DAY, 1),
+    ]);
+    common::docker(&["tag", &fx.made[1].id, &fx.r("b:2")]);
+    use stevedore::prune::{self, docker, policy, usage};
+    let conn = docker::connect().await.unwrap();
+    let df = usage::read(&conn.raw).await.unwrap();
+    let lin = prune::lineage(&conn).await.unwrap();
+    let images = prune::images_of(&df, &lin, &prune::record::Record::default());
+    let args = prune::PruneArgs {
+        all: true,
+        keep_recent: Some(0),
+        scope_label: Some(fx.scope.clone()),
+        ..Default::default()
+    };
+    let s = prune::Settings::resolve(&args, &Default::default()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let plan = policy::plan(&images, &s.policy, now, 0, 0, &Default::default());
+    assert_eq!(plan.removals().count(), 3);
+    common::docker(&["rmi", &fx.r("a:1")]);
+    common::docker(&["rmi", &fx.r("b:1"), &fx.r("b:2")]);
+    let app = stevedore::app::App::new(
+        stevedore::ci::Context::from_env(),
+        stevedore::config::Config::default(),
+    );
+    let mut tally = prune::Tally::default();
+    prune::apply(&app, &conn, &plan, &images, &mut tally).await;
+    assert!(tally.failures.is_empty(), "{:?}", tally.failures);
+    assert_eq!(tally.already_gone.len(), 2, "{tally:?}");
+    assert_eq!(tally.removed.len(), 1);
+    assert_eq!(fx.existing(), Vec::<usize>::new());
+}
+
+/// Issue 15: two `stevedore prune` processes at once on the same images (several tags each): both exit 0,
+/// neither reports a failure, and everything the policy allows is gone.
+#[test]
+fn two_prunes_at_once_both_succeed() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    let mut fx = Fixture::new("twice");
+    let specs: Vec<Spec> = (0..16)
+        .map(|i| spec(Some(&format!("r{}:{i}", i % 4)), (30 + i) * DAY, 1))
+        .collect();
+    fx.load(&specs);
+    for (i, m) in fx.made.clone().iter().enumerate().step_by(2) {
+        common::docker(&["tag", &m.id, &fx.r(&format!("r{}:extra{i}", i % 4))]);
+    }
+    let project = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let spawn = || {
+        std::process::Command::new(common::stevedore_bin())
+            .args([
+                "prune",
+                "--scope-label",
+                &fx.scope,
+                "--all",
+                "--keep-recent",
+                "0",
+            ])
+            .current_dir(project.path())
+            .env("STEVEDORE_STATE_DIR", state.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{o}{e}");
+        assert!(!e.contains("could not remove"), "{e}");
+    }
+    assert_eq!(fx.existing(), Vec::<usize>::new());
+}

@@ -10,6 +10,11 @@ use std::time::Duration;
 /// The file name of the deploy report, in the project dir.
 pub const FILE: &str = "deploy-report.json";
 
+/// Where the deploy report of a project lives.
+pub fn path(project_dir: &Path) -> PathBuf {
+    project_dir.join(FILE)
+}
+
 /// How one target ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,11 +132,17 @@ impl Report {
         )
     }
 
-    /// Writes the report (redacted) to the project dir and returns its path.
+    /// Writes the report (string values redacted, the JSON kept valid) to [`path`] in the project dir,
+    /// through a temporary file and a rename so a reader never sees half a report; returns its path.
     pub fn write(&self, project_dir: &Path) -> std::io::Result<PathBuf> {
-        let path = project_dir.join(FILE);
-        let json = crate::redact::redact(&serde_json::to_string_pretty(self).unwrap_or_default());
-        std::fs::write(&path, json)?;
+        let path = path(project_dir);
+        let json = crate::redact::json_pretty(self)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(&tmp, &path)?;
         Ok(path)
     }
 

@@ -5,7 +5,7 @@
 use super::http::{self, Policy};
 use super::message::Report;
 use crate::output::Output;
-use crate::redact::redact;
+use crate::redact::{quote_body, redact};
 use serde_json::json;
 
 /// The JSON body posted to the webhook.
@@ -31,6 +31,7 @@ pub async fn post(
     policy: &Policy,
     out: &Output,
 ) -> Result<u32, String> {
+    crate::redact::register(url);
     let client = http::client(policy).map_err(|e| e.to_string())?;
     let reply = http::post_with_retries("webhook", out, policy, || client.post(url).json(body))
         .await
@@ -48,14 +49,7 @@ pub async fn post(
             reply.status
         ));
     }
-    let snippet: String = reply
-        .body
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(200)
-        .collect();
+    let snippet = quote_body(reply.body.as_bytes());
     Err(redact(&format!(
         "the webhook answered HTTP {} after {} attempt(s): {snippet} — check the --webhook URL",
         reply.status, reply.attempts

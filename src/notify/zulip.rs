@@ -5,7 +5,7 @@
 use super::http::{self, Policy};
 use super::zuliprc::Credentials;
 use crate::output::Output;
-use crate::redact::redact;
+use crate::redact::{quote_body, redact};
 use serde::Deserialize;
 
 /// A message Zulip accepted.
@@ -79,6 +79,7 @@ pub async fn send(
     out: &Output,
 ) -> Result<Sent, Refused> {
     let url = creds.messages_url();
+    crate::redact::register_credential(Some(&creds.email), &creds.key);
     let client = http::client(policy).map_err(|e| Refused {
         status: 0,
         code: None,
@@ -124,7 +125,7 @@ pub async fn send(
                 "Zulip at {} answered HTTP {} without a success result: {} — check ZULIP_SITE points at the Zulip server",
                 creds.site,
                 reply.status,
-                snippet(&reply.body)
+                quote_body(reply.body.as_bytes())
             )),
             attempts: reply.attempts,
         });
@@ -144,7 +145,7 @@ pub async fn send(
     }
     let (code, msg) = match answer {
         Some(a) if !a.msg.is_empty() || a.code.is_some() => (a.code, a.msg),
-        _ => (None, snippet(&reply.body)),
+        _ => (None, quote_body(reply.body.as_bytes())),
     };
     let tries = if reply.attempts > 1 {
         format!(" after {} attempts", reply.attempts)
@@ -172,15 +173,4 @@ pub async fn send(
         message: redact(&message),
         attempts: reply.attempts,
     })
-}
-
-/// The start of a body, on one line, for error messages.
-fn snippet(body: &str) -> String {
-    let one: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    let cut: String = one.chars().take(200).collect();
-    if cut.is_empty() {
-        "(empty answer)".into()
-    } else {
-        cut
-    }
 }

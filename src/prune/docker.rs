@@ -40,35 +40,20 @@ pub async fn connect() -> anyhow::Result<Conn> {
 }
 
 /// What removing one image did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Removed {
     /// Layers (image IDs) the daemon deleted.
     pub deleted: usize,
     /// References it untagged.
     pub untagged: usize,
+    /// The image was gone before this removal: another prune (or a person) removed it first.
+    pub already_gone: bool,
 }
 
-/// Removes one image without force: the daemon refuses (and we report) when a container uses it, when it
-/// has children, or when it was retagged meanwhile. References in several repositories are removed one by
-/// one (the daemon refuses an ID with references in several repositories), then the ID.
-pub async fn remove_image(
-    conn: &Conn,
-    id: &str,
-    tags: &[String],
-    digests: &[String],
-) -> anyhow::Result<Removed> {
-    let opts = || {
-        Some(
-            RemoveImageOptionsBuilder::default()
-                .force(false)
-                .noprune(false)
-                .build(),
-        )
-    };
-    let mut removed = Removed {
-        deleted: 0,
-        untagged: 0,
-    };
+/// True when the daemon removes `tags` and `digests` with the ID in one call: at most one tag, and every
+/// reference in one repository (the engine's rule; otherwise it answers 409 "referenced in multiple
+/// repositories" without force).
+pub fn single_reference(tags: &[String], digests: &[String]) -> bool {
     let mut repos: Vec<&str> = tags
         .iter()
         .map(|t| super::policy::repository(t))
@@ -76,23 +61,63 @@ pub async fn remove_image(
         .collect();
     repos.sort();
     repos.dedup();
-    if repos.len() > 1 {
+    tags.len() <= 1 && repos.len() <= 1
+}
+
+/// Removes one image without force: the daemon refuses (and we report) when a container uses it, when it
+/// has children, or when it was retagged meanwhile. An image with several references (tags in one
+/// repository, or in several) is untagged reference by reference — each only while it still names this
+/// image, so a tag a build moved meanwhile stays — then removed by ID. An image already gone (404: another
+/// prune was first) is not a failure.
+pub async fn remove_image(
+    conn: &Conn,
+    id: &str,
+    tags: &[String],
+    digests: &[String],
+) -> anyhow::Result<Removed> {
+    let mut removed = Removed::default();
+    if !single_reference(tags, digests) {
         // Untag all but the last reference; the last one goes with the ID below.
         let refs: Vec<&String> = tags.iter().chain(digests.iter()).collect();
         for r in &refs[..refs.len() - 1] {
-            match conn.docker.remove_image(r, opts(), None).await {
+            match conn.docker.inspect_image(r).await {
+                Ok(im) if im.id.as_deref() == Some(id) => {}
+                // Moved to another image, or gone: not ours to untag.
+                Ok(_) => continue,
+                Err(e) if status(&e) == Some(404) => continue,
+                Err(e) => return Err(message(e)).with_context(|| format!("inspecting {r}")),
+            }
+            match conn.docker.remove_image(r, no_force(), None).await {
                 Ok(items) => count(&items, &mut removed),
-                Err(e) if status(&e) == Some(404) => {}
-                Err(e) => return Err(e).with_context(|| format!("untagging {r}")),
+                Err(e) if status(&e) == Some(404) || gone(conn, id).await => {}
+                Err(e) => return Err(message(e)).with_context(|| format!("untagging {r}")),
             }
         }
     }
-    match conn.docker.remove_image(id, opts(), None).await {
+    match conn.docker.remove_image(id, no_force(), None).await {
         Ok(items) => count(&items, &mut removed),
-        Err(e) if status(&e) == Some(404) && (removed.deleted > 0 || removed.untagged > 0) => {}
+        // 404, or another error while a concurrent removal deletes it (engine 20.10 answers 500
+        // "unrecognized image ID" then): gone is gone.
+        Err(e) if status(&e) == Some(404) || gone(conn, id).await => {
+            removed.already_gone = removed.deleted == 0 && removed.untagged == 0;
+        }
         Err(e) => return Err(message(e)).with_context(|| format!("removing {id}")),
     }
     Ok(removed)
+}
+
+/// True when the daemon says the image does not exist (any other answer: it may).
+async fn gone(conn: &Conn, id: &str) -> bool {
+    matches!(conn.docker.inspect_image(id).await, Err(e) if status(&e) == Some(404))
+}
+
+fn no_force() -> Option<bollard::query_parameters::RemoveImageOptions> {
+    Some(
+        RemoveImageOptionsBuilder::default()
+            .force(false)
+            .noprune(false)
+            .build(),
+    )
 }
 
 fn count(items: &[bollard::models::ImageDeleteResponseItem], r: &mut Removed) {
@@ -181,6 +206,19 @@ fn percent_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn single_reference_is_the_engines_rule() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(super::single_reference(&v(&["r:a"]), &v(&["r@sha256:1"])));
+        assert!(super::single_reference(
+            &[],
+            &v(&["r@sha256:1", "r@sha256:2"])
+        ));
+        assert!(!super::single_reference(&v(&["r:a", "r:b"]), &[]));
+        assert!(!super::single_reference(&v(&["r:a"]), &v(&["q@sha256:1"])));
+        assert!(!super::single_reference(&v(&["r:a", "q:a"]), &[]));
+    }
+
     #[test]
     fn encodes_filters() {
         assert_eq!(

@@ -51,7 +51,7 @@ pub struct PruneConfig {
     pub min_age: Option<Age>,
     /// `keep = ["^registry.example.com/base:"]`: images with a `repo:tag` matching one of these stay.
     pub keep: Vec<String>,
-    /// `keep_label = ["stevedore.keep=true"]`: images carrying one of these labels stay.
+    /// `keep_label = ["team=php"]`: images carrying one of these labels stay, besides `stevedore.keep=true`.
     pub keep_label: Option<Vec<String>>,
     /// `keep_recent = 2`: the newest tags of each repository that stay.
     pub keep_recent: Option<usize>,
@@ -75,7 +75,7 @@ pub struct PruneArgs {
     /// Keep images with a repo:tag matching this regular expression (repeatable)
     #[arg(long, value_name = "REGEX")]
     pub keep: Vec<String>,
-    /// Keep images carrying this label (repeatable) [default: stevedore.keep=true]
+    /// Also keep images carrying this label (repeatable); stevedore.keep=true is always kept
     #[arg(long, value_name = "KEY=VALUE")]
     pub keep_label: Vec<String>,
     /// Keep the N newest tags of each repository [default: 2]
@@ -131,17 +131,18 @@ impl Settings {
                 )
             })?);
         }
-        let labels: Vec<String> = if !args.keep_label.is_empty() {
-            args.keep_label.clone()
+        // The default protection always holds; `--keep-label` (or the file's list) adds to it.
+        let mut labels = vec![DEFAULT_KEEP_LABEL.to_string()];
+        if !args.keep_label.is_empty() {
+            labels.extend(args.keep_label.iter().cloned());
         } else if let Some(l) = &cfg.keep_label {
-            l.clone()
-        } else {
-            vec![DEFAULT_KEEP_LABEL.to_string()]
-        };
-        let keep_labels = labels
+            labels.extend(l.iter().cloned());
+        }
+        let mut keep_labels = labels
             .iter()
             .map(|l| label(l, "--keep-label"))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        keep_labels.dedup();
         let scope = match args.scope_label.as_ref().or(cfg.scope_label.as_ref()) {
             Some(s) => Some(label(s, "--scope-label")?),
             None => None,
@@ -469,6 +470,7 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
         failed_ids: _,
         mut failures,
         freed,
+        already_gone,
     } = tally;
 
     // Remember what containers used, forget what is gone.
@@ -482,6 +484,7 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
             r.note(&c.image_id, c.created);
         }
         r.forget(&removed_ids, now);
+        r.forget(&already_gone, now);
     }) {
         app.out.warn(format!("{e:#}"));
     }
@@ -555,7 +558,7 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
         rows.push(("build cache freed".to_string(), human_bytes(b)));
     }
     app.out.summary("prune", &rows);
-    let outcome = StepOutcome::new("prune", Status::Success, started.elapsed(), headline)
+    let mut outcome = StepOutcome::new("prune", status_of(&failures), started.elapsed(), headline)
         .with_facts(serde_json::json!({
             "dry_run": false,
             "removed": removed,
@@ -567,9 +570,30 @@ pub async fn run(app: &App, args: &PruneArgs) -> anyhow::Result<StepOutcome> {
             "usage_after": usage_after,
             "limit": limit,
             "over_threshold": over,
+            "already_removed": already_gone,
         }));
+    outcome.exit_code = exit_of(removed.len(), failures.len());
     record_summary(app, &outcome);
     Ok(outcome)
+}
+
+/// A prune with a failed removal (or build-cache prune) failed: it did not do what it was asked.
+fn status_of(failures: &[serde_json::Value]) -> Status {
+    if failures.is_empty() {
+        Status::Success
+    } else {
+        Status::Failed
+    }
+}
+
+/// The exit code of a prune that removed `removed` images and failed `failed` times: 0 without failures,
+/// 4 when the daemon refused every removal, 1 when some went and some did not.
+pub fn exit_of(removed: usize, failed: usize) -> Option<i32> {
+    match (removed, failed) {
+        (_, 0) => None,
+        (0, _) => Some(ExitCode::Outside.as_i32()),
+        _ => Some(ExitCode::Problem.as_i32()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -663,6 +687,8 @@ pub struct Tally {
     pub failures: Vec<serde_json::Value>,
     /// Bytes freed (each image's estimate).
     pub freed: u64,
+    /// IDs found already removed (by another prune): neither freed nor failed.
+    pub already_gone: Vec<String>,
 }
 
 /// Removes a plan's images and reports each on stdout: what it freed, or why the daemon refused
@@ -677,6 +703,14 @@ pub async fn apply(
     for (idx, estimate, res) in execute(conn, plan, images).await {
         let im = &images[idx];
         match res {
+            Ok(r) if r.already_gone => {
+                tally.already_gone.push(im.id.clone());
+                app.out.info(format!(
+                    "{} ({}) was already removed (by another prune?): nothing to do",
+                    im.name(),
+                    policy::short_id(&im.id)
+                ));
+            }
             Ok(_) => {
                 tally.freed += estimate;
                 tally.removed_ids.push(im.id.clone());
@@ -862,6 +896,41 @@ mod tests {
             imgs.iter()
                 .all(|i| i.id != "sha256:i1" && i.id != "sha256:i2")
         );
+    }
+
+    #[test]
+    fn keep_labels_add_to_the_default() {
+        let args = PruneArgs {
+            keep_label: vec!["team=php".into()],
+            ..Default::default()
+        };
+        let cfg: crate::config::Config =
+            toml::from_str("[prune]\nkeep_label = [\"tier=db\"]\n").unwrap();
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let s = Settings::resolve(&args, &PruneConfig::default()).unwrap();
+        assert_eq!(
+            s.policy.keep_labels,
+            vec![pair("stevedore.keep", "true"), pair("team", "php")]
+        );
+        // The file's list adds too; a flag replaces the file's list, never the default.
+        let s = Settings::resolve(&PruneArgs::default(), &cfg.prune).unwrap();
+        assert_eq!(
+            s.policy.keep_labels,
+            vec![pair("stevedore.keep", "true"), pair("tier", "db")]
+        );
+        let s = Settings::resolve(&args, &cfg.prune).unwrap();
+        assert_eq!(
+            s.policy.keep_labels,
+            vec![pair("stevedore.keep", "true"), pair("team", "php")]
+        );
+    }
+
+    #[test]
+    fn removal_failures_set_the_exit_code() {
+        assert_eq!(exit_of(3, 0), None);
+        assert_eq!(exit_of(0, 0), None);
+        assert_eq!(exit_of(0, 2), Some(4), "the daemon refused every removal");
+        assert_eq!(exit_of(2, 1), Some(1), "some went, some did not");
     }
 
     #[test]

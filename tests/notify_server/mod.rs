@@ -50,6 +50,9 @@ pub enum Answer {
     Hang,
     /// 301 to another address.
     Redirect(String),
+    /// 502 from a misconfigured proxy that echoes the request's headers and some padding in its body
+    /// (the `Authorization` header among them).
+    EchoHeaders,
 }
 
 /// One request as received.
@@ -225,6 +228,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         415 => "Unsupported Media Type",
         429 => "Too Many Requests",
+        502 => "Bad Gateway",
         _ => "Internal Server Error",
     }
 }
@@ -274,6 +278,16 @@ fn zulip_answer(a: &Answer, req: &Received) -> Reply {
             "<html><body><h1>500 Internal Server Error</h1></body></html>".to_string(),
         ),
         Answer::Redirect(to) => (301, vec![("Location".into(), to.clone())], String::new()),
+        Answer::EchoHeaders => {
+            let mut body = String::from("<html><body><h1>502 Bad Gateway</h1><pre>");
+            for (k, v) in &req.headers {
+                body.push_str(&format!("{k}: {v}\n"));
+            }
+            body.push_str("</pre>");
+            body.push_str(&"<!-- padding -->".repeat(200));
+            body.push_str("</body></html>");
+            (502, Vec::new(), body)
+        }
         Answer::Hang => unreachable!(),
     }
 }
