@@ -275,7 +275,7 @@ fn build_args_target_labels_and_version_tags_show_in_inspect() {
             .ends_with('Z')
     );
     assert_eq!(labels["stevedore.project"], "acme/app");
-    let summary = std::fs::read_to_string(d.path().join("stevedore-summary.json")).unwrap();
+    let summary = std::fs::read_to_string(d.path().join(stevedore::summary::FILE)).unwrap();
     assert!(
         summary.contains("\"step\": \"build\"") && summary.contains("1.4.2"),
         "{summary}"

@@ -286,7 +286,10 @@ fn deploy(dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, St
 }
 
 fn report(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("deploy-report.json")).unwrap()).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(dir.join(stevedore::deploy::report::FILE)).unwrap(),
+    )
+    .unwrap()
 }
 
 fn by_name<'a>(r: &'a serde_json::Value, n: &str) -> &'a serde_json::Value {
@@ -320,7 +323,7 @@ fn every_scenario_ends_as_the_provider_says() {
     assert_eq!(code, 1, "a failed target fails the job: {err}");
     let all = format!(
         "{out}{err}{}",
-        std::fs::read_to_string(dir.path().join("deploy-report.json")).unwrap()
+        std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap()
     );
     assert!(
         !all.contains(SECRET) && !all.contains(KEY),
@@ -381,7 +384,7 @@ fn every_scenario_ends_as_the_provider_says() {
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["targets"].as_array().unwrap().len(), 5);
     let s: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("stevedore-summary.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join(stevedore::summary::FILE)).unwrap(),
     )
     .unwrap();
     let d = s["steps"]

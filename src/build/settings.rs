@@ -210,9 +210,9 @@ fn ignore_matcher(context: &Path, dockerfile: &str) -> anyhow::Result<Matcher> {
             return Err(usage(format!("cannot read {}: {e}", ignore_path.display())));
         }
     };
-    // stevedore's own run summary changes every run; sending it would defeat the build cache.
-    let tmp = format!("{}.tmp", crate::summary::FILE);
-    let matcher = Matcher::for_context(&ignore_text, dockerfile, &[crate::summary::FILE, &tmp])
+    // stevedore's own output (run summary, reports) changes every run; sending it would defeat the build
+    // cache.
+    let matcher = Matcher::for_context(&ignore_text, dockerfile, &[crate::summary::DIR])
         .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))?;
     super::context::check(context, &matcher, dockerfile).map_err(usage)?;
     Ok(matcher)
