@@ -19,6 +19,7 @@ pub mod tags;
 use crate::app::App;
 use crate::exit::{ExitCode, coded};
 use crate::output::{human_bytes, human_duration};
+use crate::prune::lease;
 use crate::summary::{self, Status, StepOutcome};
 use plan::{BuilderChoice, Plan, Timeout};
 use serde::Deserialize;
@@ -285,6 +286,11 @@ async fn run_inner(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Res
         None
     };
 
+    // Lease base images and cache sources: no prune (nor the disk guard) removes them mid-build.
+    let (file, bargs) = (plan.context.join(&plan.dockerfile), &plan.build_args);
+    let mut cache = plan::default_cache_refs(&plan.repo, &plan.tags);
+    cache.extend(plan.cache_from.iter().cloned());
+    let _lease = lease::for_build(app, &docker, &file, bargs, &cache, plan.timeout).await;
     disk_guard(app, &docker).await?;
 
     let buildkit = use_buildkit(app, &docker, plan.builder).await;
