@@ -56,6 +56,7 @@ where
     init_tracing(cli.verbose);
     redact::install_panic_hook();
     let ctx = ci::Context::from_env();
+    summary::set_scope(ctx.pipeline_id.clone(), ctx.commit_sha.clone());
     let out = output::Output::new(ctx.ci, cli.quiet, cli.verbose, cli.color);
     let config = match config::Config::load(cli.config.as_deref(), &ctx.project_dir) {
         Ok(c) => c,
@@ -98,6 +99,7 @@ async fn dispatch_interruptible(app: &App, cmd: &Command) -> i32 {
         r = dispatch(app, cmd) => Some(r),
         _ = signal::abandoned() => None,
     };
+    let returned = result.is_some();
     let code = match result {
         Some(Ok(code)) => code,
         Some(Err(e)) => {
@@ -111,7 +113,7 @@ async fn dispatch_interruptible(app: &App, cmd: &Command) -> i32 {
             let open = signal::open_critical();
             app.out.error(format!(
                 "stevedore: {}",
-                signal::stop_message(sig, command_name(cmd), &open)
+                signal::stop_message(sig, command_name(cmd), returned, &open)
             ));
             sig.exit_code()
         }

@@ -208,18 +208,22 @@ pub async fn abandoned() -> Signal {
     sig
 }
 
-/// What to say when the process stops on `sig`, given the critical sections still open.
-pub fn stop_message(sig: Signal, command: &str, open: &[String]) -> String {
-    if open.is_empty() {
+/// What to say when the process stops on `sig`: whether the step `returned` by itself (it saw the
+/// signal and said above what it left) and which critical sections are still open.
+pub fn stop_message(sig: Signal, command: &str, returned: bool, open: &[String]) -> String {
+    let code = sig.exit_code();
+    if !open.is_empty() {
         format!(
-            "stopped by {sig} (exit {}): `{command}` was stopped where it stood; no step was in a critical section, so nothing half-done is left behind",
-            sig.exit_code()
+            "stopped by {sig} (exit {code}) before `{command}` could clean up — still open: {}",
+            open.join("; ")
+        )
+    } else if returned {
+        format!(
+            "stopped by {sig} (exit {code}): `{command}` stopped and left a consistent state (see above)"
         )
     } else {
         format!(
-            "stopped by {sig} (exit {}) before `{command}` could clean up — still open: {}",
-            sig.exit_code(),
-            open.join("; ")
+            "stopped by {sig} (exit {code}): `{command}` was stopped where it stood; no step was in a critical section, so nothing half-done is left behind"
         )
     }
 }
@@ -263,7 +267,7 @@ mod tests {
             Some(Signal::Terminate),
             "the first signal counts"
         );
-        assert!(stop_message(sig, "deploy", &[]).contains("exit 143"));
+        assert!(stop_message(sig, "deploy", false, &[]).contains("exit 143"));
         // A second signal releases the process even with a critical section open.
         reset();
         let _g = critical("x");

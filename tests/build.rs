@@ -275,7 +275,7 @@ fn build_args_target_labels_and_version_tags_show_in_inspect() {
             .ends_with('Z')
     );
     assert_eq!(labels["stevedore.project"], "acme/app");
-    let summary = std::fs::read_to_string(d.path().join("stevedore-summary.json")).unwrap();
+    let summary = std::fs::read_to_string(d.path().join(stevedore::summary::FILE)).unwrap();
     assert!(
         summary.contains("\"step\": \"build\"") && summary.contains("1.4.2"),
         "{summary}"
@@ -579,5 +579,63 @@ fn a_dockerfile_in_an_ignored_directory_is_still_sent() {
             "ls -A /ctx | tr '\\n' ' '; echo; ls -A /ctx/docker | wc -l"
         ),
         ".dockerignore app.txt docker \n0"
+    );
+}
+
+#[test]
+fn a_failed_push_never_leaves_an_earlier_runs_dotenv() {
+    require_docker();
+    let reg = Registry::start();
+    let d = context(&[(
+        "Dockerfile",
+        &format!("{}LABEL stale=dotenv\n", from_busybox()),
+    )]);
+    let image = format!("{}/stale-dotenv-{}", reg.host, std::process::id());
+    let _cleanup = Images(vec![format!("{image}:t")]);
+    let dotenv = d.path().join("build.env");
+    let (host, user) = (reg.host.clone(), reg.user.clone());
+    let run = |password: &str| {
+        stevedore(
+            d.path(),
+            &[
+                "build",
+                "--push",
+                "--image",
+                &image,
+                "--tag",
+                "t",
+                "--dotenv",
+                dotenv.to_str().unwrap(),
+                ".",
+            ],
+            &[
+                ("CI_REGISTRY", &host),
+                ("CI_REGISTRY_USER", &user),
+                ("CI_REGISTRY_PASSWORD", password),
+            ],
+        )
+    };
+    let (code, _out, err) = run(&reg.password);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        std::fs::read_to_string(&dotenv)
+            .unwrap()
+            .contains("IMAGE_DIGEST=")
+    );
+    // The registry refuses the credentials: the earlier run's dotenv is gone.
+    let (code, _out, err) = run("wrong-password-for-stale-dotenv");
+    assert_eq!(code, 4, "{err}");
+    assert!(!dotenv.exists(), "a refused push leaves no dotenv");
+    // A good run writes it again; then the registry dies and the next run leaves none.
+    let (code, _out, err) = run(&reg.password);
+    assert_eq!(code, 0, "{err}");
+    assert!(dotenv.exists());
+    let password = reg.password.clone();
+    drop(reg);
+    let (code, _out, err) = run(&password);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        !dotenv.exists(),
+        "a push to a dead registry leaves no dotenv"
     );
 }

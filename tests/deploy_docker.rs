@@ -215,7 +215,7 @@ fn replaces_containers_keeping_config_and_rolls_back_a_broken_image() {
     let run = |image: &str| {
         stevedore(
             dir.path(),
-            &["deploy", "--environment", "production"],
+            &["deploy", "--environment", "production", "--force"],
             &[
                 ("IMAGE_DIGEST", image),
                 ("VERSION", "2.0.0"),
@@ -287,7 +287,7 @@ fn replaces_containers_keeping_config_and_rolls_back_a_broken_image() {
         "{nets_b}"
     );
     let r: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("deploy-report.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap(),
     )
     .unwrap();
     for t in r["targets"].as_array().unwrap() {
@@ -302,7 +302,7 @@ fn replaces_containers_keeping_config_and_rolls_back_a_broken_image() {
     eprintln!("{err}");
     assert_eq!(code, 1, "{out}{err}");
     let r: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("deploy-report.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap(),
     )
     .unwrap();
     for t in r["targets"].as_array().unwrap() {
@@ -348,5 +348,227 @@ fn no_daemon_is_an_outside_failure() {
     assert!(
         err.contains("cannot reach the Docker daemon at unix:///nonexistent/docker.sock"),
         "{err}"
+    );
+}
+
+/// Builds an image whose HEALTHCHECK (`interval`, first check after it) passes when `healthy`.
+fn build_health(tag: &str, version: &str, healthy: bool, interval: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let touch = if healthy { "touch /ok; " } else { "" };
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nLABEL app.version={version}\n\
+             HEALTHCHECK --interval={interval} --timeout=2s --retries=2 CMD test -f /ok\n\
+             CMD [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; {touch}while true; do sleep 1; done\"]\n",
+            busybox_image()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Pushes the tags to the throwaway registry (with a docker config of our own) and returns their digests.
+fn push(reg: &Registry, tags: &[&str]) -> Vec<String> {
+    let cfg = tempfile::tempdir().unwrap();
+    let c = cfg.path().to_str().unwrap();
+    let mut login = Command::new("docker")
+        .args([
+            "--config",
+            c,
+            "login",
+            "-u",
+            &reg.user,
+            "--password-stdin",
+            &reg.host,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        login
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(reg.password.as_bytes())
+            .unwrap();
+    }
+    assert!(
+        login.wait().unwrap().success(),
+        "docker login to the test registry"
+    );
+    tags.iter()
+        .map(|t| {
+            docker(&["--config", c, "push", "-q", t]);
+            inspect(t, "{{index .RepoDigests 0}}")
+        })
+        .collect()
+}
+
+fn exists(name: &str) -> bool {
+    Command::new("docker")
+        .args(["inspect", name])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap()
+}
+
+/// The state an interrupted deploy used to leave: the last good container stopped as
+/// `NAME-stevedore-previous`, an unverified one from `unverified` under the name.
+fn leave_interrupted(name: &str, unverified: &str) {
+    let prev = format!("{name}-stevedore-previous");
+    docker(&["stop", "-t", "5", name]);
+    docker(&["rename", name, &prev]);
+    docker(&["run", "-d", "--name", name, unverified]);
+}
+
+#[test]
+fn sigterm_during_the_health_wait_rolls_back_and_a_leftover_previous_is_the_last_good_one() {
+    require_docker();
+    let reg = Registry::start();
+    let id = format!("stevedore-test-deploy-sig-{}", std::process::id());
+    let repo = format!("{}/{id}", reg.host);
+    let tags: Vec<String> = ["v1", "v2", "slow", "broken"]
+        .iter()
+        .map(|t| format!("{repo}:{t}"))
+        .collect();
+    let name = format!("{id}-app");
+    let mut cleanup = Cleanup {
+        containers: vec![name.clone()],
+        images: tags.clone(),
+        networks: vec![],
+        volumes: vec![],
+    };
+    build_health(&tags[0], "v1", true, "1s");
+    build_health(&tags[1], "v2", true, "1s");
+    // "slow" stays `starting` for a minute: the deploy is still waiting when the job is cancelled.
+    build_health(&tags[2], "slow", true, "60s");
+    build_health(&tags[3], "broken", false, "1s");
+    let digests = push(&reg, &[&tags[1], &tags[2], &tags[3]]);
+    cleanup.images.extend(digests.iter().cloned());
+    let (d2, dslow, dbroken) = (&digests[0], &digests[1], &digests[2]);
+    let id1 = inspect(&tags[0], "{{.Id}}");
+    let id2 = inspect(&tags[1], "{{.Id}}");
+    let idslow = inspect(&tags[2], "{{.Id}}");
+    docker(&["run", "-d", "--name", &name, "-e", "CLIENT=acme", &tags[0]]);
+    wait_health(&name, "healthy");
+    let good = inspect(&name, "{{.Id}}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stevedore.toml"),
+        format!(
+            "[[deploy.targets]]\nname = \"acme\"\nenvironment = \"staging\"\nprovider = \"docker\"\ncontainer = \"{name}\"\n"
+        ),
+    )
+    .unwrap();
+    let args = [
+        "deploy",
+        "--environment",
+        "staging",
+        "--verify-timeout",
+        "5m",
+    ];
+
+    // SIGTERM (GitLab cancelling the job) while deploy waits for the new container's health check.
+    let mut cmd = Command::new(common::stevedore_bin());
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env("IMAGE_DIGEST", dslow);
+    for (k, _) in std::env::vars().filter(|(k, _)| k == "CI" || k.starts_with("CI_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let prev = format!("{name}-stevedore-previous");
+    let start = Instant::now();
+    while !(exists(&prev) && inspect(&name, "{{.Image}}") == idslow) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "deploy never started the new container"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    common::sh("kill", &["-TERM", &child.id().to_string()]);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "exit 143 after SIGTERM: {err}"
+    );
+    assert!(
+        signalled.elapsed() < Duration::from_secs(30),
+        "stopped promptly: {err}"
+    );
+    assert!(
+        err.contains("rolled back") && err.contains("SIGTERM"),
+        "says what it did: {err}"
+    );
+    assert_eq!(
+        inspect(&name, "{{.Id}}"),
+        good,
+        "the last good container is back under its name"
+    );
+    assert_eq!(inspect(&name, "{{.State.Running}}"), "true");
+    assert!(!exists(&prev), "no container left aside");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap(),
+    )
+    .unwrap();
+    let t = &report["targets"][0];
+    assert_eq!(t["status"], "failed", "{t}");
+    assert!(t["error"].as_str().unwrap().contains("SIGTERM"), "{t}");
+    assert_eq!(t["observed"], id1.as_str(), "{t}");
+    wait_health(&name, "healthy");
+
+    // What an interrupted deploy used to leave (or a SIGKILL still leaves): the next deploy keeps the
+    // -previous container as the last good one and rolls back to it, never to the unverified one.
+    leave_interrupted(&name, &tags[2]);
+    let env = [("IMAGE_DIGEST", dbroken.as_str())];
+    let (code, out, err) = stevedore(dir.path(), &args, &env);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("left by an interrupted deploy"),
+        "says so: {err}"
+    );
+    assert_eq!(
+        inspect(&name, "{{.Id}}"),
+        good,
+        "rolled back to the last good container: {err}"
+    );
+    assert_eq!(inspect(&name, "{{.State.Running}}"), "true");
+    assert!(!exists(&prev));
+    // And a good image replaces both: the last good one is removed only once the new one is verified.
+    leave_interrupted(&name, &tags[2]);
+    let env = [("IMAGE_DIGEST", d2.as_str())];
+    let (code, out, err) = stevedore(dir.path(), &args, &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("left by an interrupted deploy"), "{err}");
+    assert_eq!(inspect(&name, "{{.Image}}"), id2);
+    assert!(
+        inspect(&name, "{{json .Config.Env}}").contains("CLIENT=acme"),
+        "config of the last good one"
+    );
+    assert!(
+        !exists(&prev) && !exists(&good),
+        "the old container is gone once v2 is verified"
     );
 }

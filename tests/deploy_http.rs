@@ -286,7 +286,10 @@ fn deploy(dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, St
 }
 
 fn report(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("deploy-report.json")).unwrap()).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(dir.join(stevedore::deploy::report::FILE)).unwrap(),
+    )
+    .unwrap()
 }
 
 fn by_name<'a>(r: &'a serde_json::Value, n: &str) -> &'a serde_json::Value {
@@ -309,6 +312,7 @@ fn every_scenario_ends_as_the_provider_says() {
         &[
             "--environment",
             "production",
+            "--force",
             "--json",
             "--verify-timeout",
             "2s",
@@ -319,7 +323,7 @@ fn every_scenario_ends_as_the_provider_says() {
     assert_eq!(code, 1, "a failed target fails the job: {err}");
     let all = format!(
         "{out}{err}{}",
-        std::fs::read_to_string(dir.path().join("deploy-report.json")).unwrap()
+        std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap()
     );
     assert!(
         !all.contains(SECRET) && !all.contains(KEY),
@@ -380,7 +384,7 @@ fn every_scenario_ends_as_the_provider_says() {
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["targets"].as_array().unwrap().len(), 5);
     let s: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("stevedore-summary.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join(stevedore::summary::FILE)).unwrap(),
     )
     .unwrap();
     let d = s["steps"]
@@ -411,7 +415,7 @@ fn only_fail_fast_and_environment_from_the_release() {
     // --only: one client, the others skipped.
     let (code, _, err) = deploy(
         dir.path(),
-        &["--environment", "production", "--only", "acme"],
+        &["--environment", "production", "--force", "--only", "acme"],
         &[],
     );
     assert_eq!(code, 0, "{err}");
@@ -468,10 +472,68 @@ fn only_fail_fast_and_environment_from_the_release() {
             ("CI", "true"),
             ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
             ("CI_COMMIT_TAG", "v1.6.0"),
+            ("CI_COMMIT_REF_PROTECTED", "true"),
         ],
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(report(dir.path())["environment"], "production");
+    // The same tag unprotected: deploy itself refuses production (exit 3), sends nothing, and says why —
+    // the tag printed escaped.
+    let sent = p.state.lock().unwrap().seen.len();
+    let (code, _, err) = deploy(
+        dir.path(),
+        &["--only", "acme", "--environment", "production"],
+        &[
+            ("CI", "true"),
+            ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
+            ("CI_COMMIT_TAG", "v1.6.0"),
+            ("CI_COMMIT_REF_PROTECTED", "false"),
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("deploy refused") && err.contains("not protected"),
+        "{err}"
+    );
+    assert_eq!(
+        p.state.lock().unwrap().seen.len(),
+        sent,
+        "a refused deploy sends nothing"
+    );
+    let (code, _, err) = deploy(
+        dir.path(),
+        &["--only", "acme", "--environment", "production", "--force"],
+        &[
+            ("CI", "true"),
+            ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
+            ("CI_COMMIT_TAG", "v1.6.0\nINFO all good"),
+            ("CI_COMMIT_REF_PROTECTED", "true"),
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("v1.6.0\\nINFO all good") && !err.contains("\nINFO all good"),
+        "{err}"
+    );
+    assert!(err.contains("--force applies only outside CI"), "{err}");
+    // Outside CI production needs --force, and says what it could not check.
+    let (code, _, err) = deploy(
+        dir.path(),
+        &["--only", "acme", "--environment", "production"],
+        &[],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("pass --force"), "{err}");
+    let (code, _, err) = deploy(
+        dir.path(),
+        &["--only", "acme", "--environment", "production", "--force"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: deploying to production from outside CI (--force)"),
+        "{err}"
+    );
     let v = p.state.lock().unwrap().violations.clone();
     assert!(v.is_empty(), "contract violations: {v:?}");
 }
@@ -487,6 +549,7 @@ fn dry_run_prints_requests_redacted_and_sends_nothing() {
             "deploy",
             "--environment",
             "production",
+            "--force",
             "--at",
             "03:00",
         ],
@@ -526,6 +589,7 @@ fn dry_run_prints_requests_redacted_and_sends_nothing() {
             "deploy",
             "--environment",
             "production",
+            "--force",
             "--at",
             "25:00",
         ],
@@ -541,21 +605,57 @@ fn refuses_mutable_tags_and_missing_credentials() {
     let dir = project(&[("acme", "production")], &p.url());
     let (code, _, err) = deploy(
         dir.path(),
-        &["--environment", "production"],
+        &["--environment", "production", "--force"],
         &[("IMAGE_DIGEST", "registry.example.com/acme/app:1.6.0")],
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("mutable tag"), "{err}");
     let (code, _, err) = stevedore(
         dir.path(),
-        &["deploy", "--environment", "production"],
+        &["deploy", "--environment", "production", "--force"],
         &[
             ("IMAGE_DIGEST", &format!("{REPO}@{NEW}")),
+            ("VERSION", "1.6.0"),
             ("MEDSTACK_KEY", KEY),
         ],
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("MEDSTACK_CREDENTIAL is not set"), "{err}");
+    // A dry run checks every credential variable the real run reads, and fails the same way.
+    let (code, _, err) = stevedore(
+        dir.path(),
+        &[
+            "--dry-run",
+            "deploy",
+            "--environment",
+            "production",
+            "--force",
+        ],
+        &[
+            ("IMAGE_DIGEST", &format!("{REPO}@{NEW}")),
+            ("VERSION", "1.6.0"),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("MEDSTACK_KEY is not set") && err.contains("MEDSTACK_CREDENTIAL is not set"),
+        "names every unset variable: {err}"
+    );
+    // The body sends {version}: with no version known that is an error, never "" in a request.
+    let (code, _, err) = stevedore(
+        dir.path(),
+        &["deploy", "--environment", "production", "--force"],
+        &[
+            ("IMAGE_DIGEST", &format!("{REPO}@{NEW}")),
+            ("MEDSTACK_KEY", KEY),
+            ("MEDSTACK_CREDENTIAL", SECRET),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("uses the release version") && err.contains("--release-version"),
+        "{err}"
+    );
     assert!(p.state.lock().unwrap().seen.is_empty(), "nothing sent");
     // A provider that cannot be reached at all is an outside failure (exit 4).
     let closed = common::free_port();
@@ -563,7 +663,7 @@ fn refuses_mutable_tags_and_missing_credentials() {
         &[("acme", "production")],
         &format!("http://127.0.0.1:{closed}"),
     );
-    let (code, _, err) = deploy(dir.path(), &["--environment", "production"], &[]);
+    let (code, _, err) = deploy(dir.path(), &["--environment", "production", "--force"], &[]);
     assert_eq!(code, 4, "{err}");
 }
 
@@ -585,7 +685,7 @@ health_contains = '"db":"ok"'
     );
     let cfg = format!("[deploy]\npoll_interval = \"200ms\"\nrequest_timeout = \"1s\"\n{t}");
     std::fs::write(dir.path().join("stevedore.toml"), cfg).unwrap();
-    let (code, _, err) = deploy(dir.path(), &["--environment", "production"], &[]);
+    let (code, _, err) = deploy(dir.path(), &["--environment", "production", "--force"], &[]);
     assert_eq!(code, 0, "{err}");
     let r = report(dir.path());
     let t = by_name(&r, "acme");
@@ -622,7 +722,7 @@ fn waits_for_the_deploy_window() {
     let start = std::time::Instant::now();
     let (code, _, err) = deploy(
         dir.path(),
-        &["--environment", "production"],
+        &["--environment", "production", "--force"],
         &[("STEVEDORE_NOW", "2026-03-01T20:59:58Z")],
     );
     assert_eq!(code, 0, "{err}");
@@ -637,7 +737,7 @@ fn waits_for_the_deploy_window() {
     // Inside the window it goes at once; --at overrides the window (a dry run only says so).
     let (code, _, err) = deploy(
         dir.path(),
-        &["--environment", "production"],
+        &["--environment", "production", "--force"],
         &[("STEVEDORE_NOW", "2026-03-01T23:30:00Z")],
     );
     assert_eq!(code, 0, "{err}");
@@ -649,12 +749,16 @@ fn waits_for_the_deploy_window() {
             "deploy",
             "--environment",
             "production",
+            "--force",
             "--at",
             "06:15",
         ],
         &[
             ("IMAGE_DIGEST", &format!("{REPO}@{NEW}")),
             ("STEVEDORE_NOW", "2026-03-01T23:30:00Z"),
+            ("VERSION", "1.6.0"),
+            ("MEDSTACK_KEY", KEY),
+            ("MEDSTACK_CREDENTIAL", SECRET),
         ],
     );
     assert_eq!(code, 0, "{err}");

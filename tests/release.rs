@@ -83,7 +83,7 @@ fn decides_channel_and_writes_dotenv() {
         "VERSION=1.6.0\nCHANNEL=production\nENVIRONMENT=production\nIS_PRERELEASE=false\nPREVIOUS_VERSION=1.5.0\n"
     );
     // The run summary holds the decision.
-    let s = std::fs::read_to_string(dir.path().join("stevedore-summary.json")).unwrap();
+    let s = std::fs::read_to_string(dir.path().join(stevedore::summary::FILE)).unwrap();
     assert!(s.contains("\"release\"") && s.contains("production"), "{s}");
 }
 

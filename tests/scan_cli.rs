@@ -405,7 +405,7 @@ fn secrets_never_appear_in_output_or_reports_unless_redaction_is_off_locally() {
         }
         assert!(text.contains("k.py"), "{fmt}: {text}");
     }
-    let summary = std::fs::read_to_string(r.file("stevedore-summary.json")).unwrap();
+    let summary = std::fs::read_to_string(stevedore::summary::RunSummary::path(r.path())).unwrap();
     assert!(!summary.contains(KEY_C));
     // Locally, --redact=false shows the secret in the report.
     let (code, _, _) = scan(
@@ -506,4 +506,218 @@ fn scanning_a_subdirectory_reports_repository_paths() {
     assert_eq!(rep.as_array().unwrap().len(), 1, "{rep:#}");
     assert_eq!(rep[0]["File"], "services/api/keys.py");
     assert!(!rep[0]["Commit"].as_str().unwrap().is_empty());
+}
+
+/// The FINGERPRINT column of the table, one per finding.
+fn table_fingerprints(out: &str) -> Vec<String> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("RULE"))
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .filter(|f| f.contains(":h"))
+        .collect()
+}
+
+#[test]
+fn a_fingerprint_copied_into_gitleaksignore_brings_the_scan_back_to_exit_0() {
+    // The repro: a Laravel .env.production, its fingerprint pasted into .gitleaksignore.
+    let r = Repo::new();
+    r.write(".env.production", laravel_env());
+    r.commit("env", ANN);
+    let (code, out, err) = scan(&r, &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let fps = table_fingerprints(&out);
+    assert_eq!(fps.len(), 1, "{out}");
+    assert!(
+        fps[0].starts_with(".env.production:laravel-app-key:h"),
+        "{out}"
+    );
+    assert!(
+        !fps[0].contains("redacted") && !fps[0].contains(LARAVEL_KEY),
+        "{out}"
+    );
+    r.write(".gitleaksignore", format!("{}\n", fps[0]));
+    let (code, out, err) = scan(&r, &[]);
+    assert_eq!(
+        code, 0,
+        "the ignore file itself must not be a finding:\n{out}\n{err}"
+    );
+    // Reports of every format and the summary left in the project dir are not findings either, run
+    // after run; nor is the same fingerprint pasted anywhere else.
+    r.write(
+        "docs/known-findings.md",
+        format!("Accepted: `{}`\n", fps[0]),
+    );
+    for fmt in ["json", "gitlab", "sarif", "csv", "junit"] {
+        let (code, out, err) = scan(&r, &["--report-format", fmt]);
+        assert_eq!(code, 0, "{fmt}:\n{out}\n{err}");
+    }
+    r.commit("reports", ANN);
+    let (code, out, err) = scan(&r, &["--history"]);
+    assert_eq!(code, 0, "committed reports and ignore file:\n{out}\n{err}");
+}
+
+#[test]
+fn a_redacted_finding_still_shows_a_copyable_fingerprint() {
+    // A secret that is also a substring elsewhere must not blank the fingerprint column.
+    let r = Repo::new();
+    r.write(".env.production", laravel_env());
+    r.write("b.py", py_with_key(KEY_A, 2));
+    let (code, out, _) = scan(&r, &["--report-format", "json", "--report-path", "r.json"]);
+    assert_eq!(code, 1);
+    let from_report: Vec<String> = r
+        .json("r.json")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Fingerprint"].as_str().unwrap().to_string())
+        .collect();
+    let (code, out2, _) = scan(&r, &[]);
+    assert_eq!(code, 1);
+    for fp in &from_report {
+        assert!(out2.contains(fp.as_str()), "{fp} not in the table:\n{out2}");
+    }
+    assert!(
+        !out.contains("[redacted]") && !out2.contains("[redacted]"),
+        "{out2}"
+    );
+}
+
+#[test]
+fn the_configured_baseline_and_stevedore_output_are_never_findings() {
+    let r = Repo::new();
+    r.write("a.py", py_with_key(KEY_A, 3));
+    r.write(".env.production", laravel_env());
+    r.commit("two", ANN);
+    // The README's example: a committed baseline under ci/, configured in stevedore.toml.
+    let (code, _, _) = scan(
+        &r,
+        &[
+            "--report-format",
+            "json",
+            "--report-path",
+            "ci/secrets-baseline.json",
+        ],
+    );
+    assert_eq!(code, 1);
+    r.write(
+        "stevedore.toml",
+        "[scan]\nbaseline = \"ci/secrets-baseline.json\"\n",
+    );
+    r.commit("baseline", ANN);
+    let (code, out, err) = scan(&r, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("suppressed (baseline)"), "{err}");
+    // Files under .stevedore/ and old-style output files are skipped, wherever they are.
+    r.write(".stevedore/scan.json", format!("{{\"k\": \"{KEY_B}\"}}\n"));
+    r.write("deploy-report-1-of-2.json", "{}\n");
+    let (code, out, err) = scan(&r, &["--history"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // An ordinary file with a new secret still fails.
+    r.write("c.py", py_with_key(KEY_C, 1));
+    assert_eq!(scan(&r, &[]).0, 1);
+}
+
+#[test]
+fn a_file_path_a_missing_path_and_partial_redaction_work_as_with_gitleaks_dir() {
+    let r = Repo::new();
+    r.write("config/services.php", py_with_key(KEY_A, 7));
+    r.write("config/other.php", py_with_key(KEY_B, 1));
+    r.commit("config", ANN);
+    // A file: only it is scanned, named as in the repository, from another directory too.
+    let (code, out, err) = scan(
+        &r,
+        &[
+            "config/services.php",
+            "--report-format",
+            "json",
+            "--report-path",
+            "-",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(files_of(&rep), ["config/services.php"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let abs = r.file("config/services.php");
+    let (code, out, err) = stevedore(elsewhere.path(), &["scan", abs.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("config/services.php:7"), "{out}");
+    // A missing path says so and exits 2.
+    let (code, _, err) = scan(&r, &["config/nope.php"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("config/nope.php does not exist"), "{err}");
+    // --redact=N hides N% of each secret, as gitleaks does; bare --redact hides all of it.
+    let (code, out, _) = scan(&r, &["config/services.php", "--redact=50"]);
+    assert_eq!(code, 1);
+    assert!(out.contains(&format!("{}...", &KEY_A[..10])), "{out}");
+    assert!(!out.contains(KEY_A), "{out}");
+    let (_, out, _) = scan(&r, &["config/services.php", "--redact"]);
+    assert!(
+        out.contains("REDACTED") && !out.contains(&KEY_A[..10]),
+        "{out}"
+    );
+    let (code, _, err) = scan(&r, &["--redact=150"]);
+    assert_eq!(code, 2, "{err}");
+    let dir = r.path().to_str().unwrap();
+    let (code, _, err) = stevedore(
+        r.path(),
+        &["scan", "--redact=20"],
+        &[("CI", "true"), ("CI_PROJECT_DIR", dir)],
+    );
+    assert_eq!(code, 2, "partial redaction is refused in CI: {err}");
+}
+
+#[test]
+fn verbose_prints_each_findings_context_line_redacted_and_staged_findings_say_so() {
+    let r = Repo::new();
+    r.write("app.py", "print('hi')\n");
+    r.commit("base", ANN);
+    r.write("config.py", py_with_key(KEY_A, 2));
+    r.git(&["add", "config.py"]);
+    let (code, out, err) = scan(&r, &["--staged", "-v"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("(staged)"), "{out}");
+    assert!(
+        out.contains("config.py:2 (staged) [aws-access-key-id]: AWS_ACCESS_KEY_ID = \"REDACTED\""),
+        "{out}"
+    );
+    assert!(!out.contains(KEY_A) && !err.contains(KEY_A));
+    // Without -v no context line.
+    let (_, out, _) = scan(&r, &[]);
+    assert!(!out.contains("AWS_ACCESS_KEY_ID ="), "{out}");
+    let (_, out, _) = scan(&r, &["-v"]);
+    assert!(
+        out.contains("config.py:2 [aws-access-key-id]: AWS_ACCESS_KEY_ID = \"REDACTED\""),
+        "{out}"
+    );
+    assert!(out.contains("(working tree)"), "{out}");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_reads_nothing() {
+    let r = Repo::new();
+    r.write("a.py", py_with_key(KEY_A, 1));
+    r.write(".gitleaksignore", "# none\n");
+    let (code, out, err) = stevedore(
+        r.path(),
+        &["--dry-run", "scan", "--report-format", "gitlab"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let text = format!("{out}{err}");
+    for want in [
+        "scan: working tree",
+        "rules: built-in",
+        "ignore files: ",
+        ".gitleaksignore",
+        "report: gitlab to .stevedore/gl-secret-detection-report.json",
+        "never scanned: .stevedore/",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert!(
+        !r.file(".stevedore/gl-secret-detection-report.json")
+            .exists()
+    );
 }

@@ -2,7 +2,7 @@
 //! or the classic builder, the output streamed live, any error item failing the build.
 
 use super::context;
-use super::plan::Plan;
+use super::plan::{Builder, Plan};
 use super::progress::Tracker;
 use crate::app::App;
 use crate::exit::{ExitCode, coded};
@@ -12,7 +12,6 @@ use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// What a finished build gives.
 #[derive(Debug, Clone)]
@@ -64,34 +63,28 @@ fn session_id() -> String {
     format!("stevedore-{}-{nanos:x}", std::process::id())
 }
 
-/// Builds `plan` on the daemon as `repo:tags[0]`; `buildkit` picks the builder; `cache_from` are the
-/// cache images to use.
-pub async fn build(
-    app: &App,
-    docker: &Docker,
-    plan: &Plan,
-    buildkit: bool,
-    cache_from: &[String],
-) -> anyhow::Result<Built> {
-    let main_ref = format!("{}:{}", plan.repo, plan.tags[0]);
-    let mut build_args: HashMap<String, String> = plan.build_args.clone().into_iter().collect();
+/// The build request's options for the plan.
+fn options(plan: &Plan) -> BuildImageOptions {
+    let s = &plan.settings;
+    let buildkit = plan.builder == Builder::BuildKit;
+    let mut build_args: HashMap<String, String> = s.build_args.clone().into_iter().collect();
     if buildkit {
         // Keep cache metadata in the image, so the pushed image can serve as --cache-from later.
         build_args
             .entry("BUILDKIT_INLINE_CACHE".into())
             .or_insert_with(|| "1".into());
     }
-    let options = BuildImageOptions {
-        dockerfile: plan.dockerfile.clone(),
-        t: Some(main_ref.clone()),
-        nocache: plan.no_cache,
-        cachefrom: (!cache_from.is_empty()).then(|| cache_from.to_vec()),
+    BuildImageOptions {
+        dockerfile: s.dockerfile.clone(),
+        t: Some(plan.image().to_string()),
+        nocache: s.no_cache,
+        cachefrom: (!plan.cache_from.is_empty()).then(|| plan.cache_from.clone()),
         rm: true,
         forcerm: true,
         buildargs: Some(build_args),
-        labels: Some(plan.labels.clone().into_iter().collect()),
-        platform: plan.platform.clone().unwrap_or_default(),
-        target: plan.target.clone().unwrap_or_default(),
+        labels: Some(s.labels.clone().into_iter().collect()),
+        platform: s.platform.clone().unwrap_or_default(),
+        target: s.target.clone().unwrap_or_default(),
         version: if buildkit {
             BuilderVersion::BuilderBuildKit
         } else {
@@ -99,90 +92,37 @@ pub async fn build(
         },
         session: buildkit.then(session_id),
         ..Default::default()
-    };
-    let (body, stats) = context::stream(plan.context.clone(), plan.matcher.clone());
+    }
+}
+
+/// Builds the plan's image on the daemon as `repo:tags[0]`, with the planned builder and cache.
+pub async fn build(app: &App, docker: &Docker, plan: &Plan) -> anyhow::Result<Built> {
+    let s = &plan.settings;
+    let (body, stats) = context::stream(s.context.clone(), s.matcher.clone());
     let progress = app.out.progress("sending context", None, true);
     let body = bollard::body_try_stream(with_progress(progress, body));
 
     let mut tracker = Tracker::default();
-    let stream = docker.build_image(options, None, Some(body));
+    let stream = docker.build_image(options(plan), None, Some(body));
     let consume = async {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    for line in tracker.item(&info) {
-                        app.out.info(line);
-                    }
-                }
-                Err(e) => return Err(e),
+            for line in tracker.item(&item?) {
+                app.out.info(line);
             }
         }
-        Ok(())
+        Ok::<(), DockerError>(())
     };
-    let result = tokio::time::timeout(plan.timeout, consume).await;
+    let result = tokio::time::timeout(s.timeout, consume).await;
     let walk_error = stats.error();
-    let stats = Arc::clone(&stats);
-    match result {
-        Err(_) => {
-            return Err(coded(
-                ExitCode::Outside,
-                format!(
-                    "the build did not finish within {}s — raise --timeout (or [build] timeout) or look at the daemon",
-                    plan.timeout.as_secs()
-                ),
-            ));
-        }
-        Ok(Err(_)) if walk_error.is_some() => {
-            return Err(coded(
-                ExitCode::Problem,
-                format!(
-                    "cannot send the build context: {}",
-                    walk_error.unwrap_or_default()
-                ),
-            ));
-        }
-        Ok(Err(DockerError::DockerStreamError { error })) => {
-            return Err(coded(ExitCode::Problem, tracker.failure(&error)));
-        }
-        Ok(Err(DockerError::DockerResponseServerError {
-            status_code,
-            message,
-        })) if status_code < 500 => {
-            return Err(coded(
-                ExitCode::Problem,
-                format!("the daemon refused the build ({status_code}): {message}"),
-            ));
-        }
-        Ok(Err(DockerError::RequestTimeoutError)) => {
-            return Err(coded(
-                ExitCode::Outside,
-                format!(
-                    "the Docker daemon did not answer the build request within {}s — raise --timeout",
-                    plan.timeout.as_secs()
-                ),
-            ));
-        }
-        Ok(Err(e)) => {
-            return Err(coded(
-                ExitCode::Outside,
-                format!(
-                    "the build failed talking to the Docker daemon: {e} — check the daemon's log"
-                ),
-            ));
-        }
-        Ok(Ok(())) => {}
-    }
-    if let Some(e) = walk_error {
-        return Err(coded(
-            ExitCode::Problem,
-            format!("cannot send the build context: {e}"),
-        ));
-    }
-    let inspect = docker.inspect_image(&main_ref).await.map_err(|e| {
+    failure(result, walk_error, &tracker, s.timeout.as_secs())?;
+    let inspect = docker.inspect_image(plan.image()).await.map_err(|e| {
         coded(
             ExitCode::Outside,
-            format!("the build ended but {main_ref} cannot be inspected: {e}"),
+            format!(
+                "the build ended but {} cannot be inspected: {e}",
+                plan.image()
+            ),
         )
     })?;
     let image_id = inspect.id.or(tracker.image_id.clone()).unwrap_or_default();
@@ -193,4 +133,50 @@ pub async fn build(
         context_entries: stats.entries.load(load),
         ignored: stats.ignored.load(load),
     })
+}
+
+/// Turns the build stream's end into an error naming the cause and the fix, when it failed.
+fn failure(
+    result: Result<Result<(), DockerError>, tokio::time::error::Elapsed>,
+    walk_error: Option<String>,
+    tracker: &Tracker,
+    timeout_secs: u64,
+) -> anyhow::Result<()> {
+    let err = |code, msg: String| Err(coded(code, msg));
+    match result {
+        Err(_) => err(
+            ExitCode::Outside,
+            format!(
+                "the build did not finish within {timeout_secs}s — raise --timeout (or [build] timeout) or look at the daemon"
+            ),
+        ),
+        Ok(_) if walk_error.is_some() => err(
+            ExitCode::Problem,
+            format!(
+                "cannot send the build context: {}",
+                walk_error.unwrap_or_default()
+            ),
+        ),
+        Ok(Err(DockerError::DockerStreamError { error })) => {
+            err(ExitCode::Problem, tracker.failure(&error))
+        }
+        Ok(Err(DockerError::DockerResponseServerError {
+            status_code,
+            message,
+        })) if status_code < 500 => err(
+            ExitCode::Problem,
+            format!("the daemon refused the build ({status_code}): {message}"),
+        ),
+        Ok(Err(DockerError::RequestTimeoutError)) => err(
+            ExitCode::Outside,
+            format!(
+                "the Docker daemon did not answer the build request within {timeout_secs}s — raise --timeout"
+            ),
+        ),
+        Ok(Err(e)) => err(
+            ExitCode::Outside,
+            format!("the build failed talking to the Docker daemon: {e} — check the daemon's log"),
+        ),
+        Ok(Ok(())) => Ok(()),
+    }
 }

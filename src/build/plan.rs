@@ -1,247 +1,69 @@
-//! Resolving what to build from flags, configuration and the CI context: the context directory, the
-//! Dockerfile, build arguments, labels, the repository and its tags.
+//! The plan: a pure function from the [`Settings`] and what was observed of the daemon to what the
+//! build will do and why — the references it makes, the builder, the cache sources, the push. `--dry-run`
+//! prints it; the unit tests below assert it without Docker or the network.
 
-use super::dockerignore::Matcher;
-use super::{BuildArgs, BuildConfig, tags};
-use crate::ci::Context;
-use crate::exit::{ExitCode, coded};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use super::settings::{BuilderChoice, Settings};
+use super::tags;
 
-/// Which builder runs the build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BuilderChoice {
-    /// BuildKit when the daemon supports it, else the classic builder.
-    #[default]
-    Auto,
-    /// BuildKit (through a session with the daemon).
-    Buildkit,
+/// What was observed of the daemon before planning (none in a dry run).
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// The daemon's OS (`linux`), when it said.
+    pub os: Option<String>,
+    /// The daemon's API version (`1.41`), when it said.
+    pub api_version: Option<String>,
+    /// The default cache candidates the daemon holds.
+    pub present: Vec<String>,
+}
+
+/// The builder that runs the build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builder {
+    /// BuildKit, through a session with the daemon.
+    BuildKit,
     /// The classic builder.
     Classic,
+    /// `auto` before the daemon was asked (a dry run): BuildKit when the daemon has it.
+    Undecided,
 }
 
-/// A duration written for people: `90s`, `30m`, `2h`, or a number of seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeout(pub Duration);
-
-impl std::str::FromStr for Timeout {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let bad = || format!("{s:?} is not a duration: use e.g. 90s, 30m or 2h");
-        let (num, mult) = match t.char_indices().last() {
-            Some((i, 's')) => (&t[..i], 1),
-            Some((i, 'm')) => (&t[..i], 60),
-            Some((i, 'h')) => (&t[..i], 3600),
-            _ => (t, 1),
-        };
-        let n: u64 = num.trim().parse().map_err(|_| bad())?;
-        if n == 0 {
-            return Err(bad());
+impl Builder {
+    /// The builder's name in messages and facts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builder::BuildKit => "buildkit",
+            Builder::Classic => "classic",
+            Builder::Undecided => "auto",
         }
-        Ok(Timeout(Duration::from_secs(n * mult)))
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Timeout {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::units::from_str(d)
-    }
+/// Where a push goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushTo {
+    /// The registry host (`registry.gitlab.com`, `127.0.0.1:5000`, `docker.io`).
+    pub host: String,
+    /// The repository's path inside the registry.
+    pub path: String,
 }
 
-/// The default `--timeout`: one hour, enough to upload a large context to a slow daemon.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// Everything a build needs, resolved.
+/// What the build will do, and why.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// The context directory (absolute).
-    pub context: PathBuf,
-    /// The Dockerfile's path inside the context, `/`-separated.
-    pub dockerfile: String,
-    /// The compiled `.dockerignore`.
-    pub matcher: Matcher,
-    /// The repository, lower-cased.
-    pub repo: String,
-    /// The tags, the first one built and the others added.
-    pub tags: Vec<String>,
-    /// Build arguments.
-    pub build_args: BTreeMap<String, String>,
-    /// Labels (OCI ones from the CI context, `stevedore.project`, then configured and given ones).
-    pub labels: BTreeMap<String, String>,
-    /// `--target`.
-    pub target: Option<String>,
-    /// `--platform`.
-    pub platform: Option<String>,
-    /// `--cache-from`, when given; else the defaults are found at build time.
+    /// The settings it came from.
+    pub settings: Settings,
+    /// `repo:tag` for every tag; the first is built, the others added.
+    pub refs: Vec<String>,
+    /// The builder.
+    pub builder: Builder,
+    /// Why that builder.
+    pub builder_why: String,
+    /// The images used as build cache.
     pub cache_from: Vec<String>,
-    /// `--no-cache`.
-    pub no_cache: bool,
-    /// Builder choice.
-    pub builder: BuilderChoice,
-    /// Request timeout.
-    pub timeout: Duration,
-}
-
-fn usage(msg: String) -> anyhow::Error {
-    coded(ExitCode::Usage, msg)
-}
-
-/// Splits `K=V`; a bare `K` takes its value from the environment (skipped with `None` when unset).
-fn key_value(raw: &str, flag: &str, env: bool) -> anyhow::Result<Option<(String, String)>> {
-    match raw.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok(Some((k.trim().to_string(), v.to_string()))),
-        Some(_) => Err(usage(format!(
-            "{flag} {raw:?} has no name before `=` — write {flag} NAME=value"
-        ))),
-        None if env && !raw.trim().is_empty() => Ok(std::env::var(raw.trim())
-            .ok()
-            .map(|v| (raw.trim().to_string(), v))),
-        None => Err(usage(format!("{flag} {raw:?} is not NAME=value"))),
-    }
-}
-
-/// The Dockerfile's path inside the context: `file` as given (relative to the working directory, like
-/// `docker build -f`, or else to the context), which must lie inside the context.
-fn dockerfile_in(context: &Path, file: &str) -> anyhow::Result<String> {
-    let given = Path::new(file);
-    let candidate = if given.is_absolute() || given.exists() {
-        given.to_path_buf()
-    } else {
-        context.join(given)
-    };
-    let abs = candidate.canonicalize().map_err(|e| {
-        usage(format!(
-            "Dockerfile {} not found ({e}) — pass --file with its path, or put a Dockerfile at the context's root",
-            candidate.display()
-        ))
-    })?;
-    let rel = abs.strip_prefix(context).map_err(|_| {
-        usage(format!(
-            "Dockerfile {} is outside the context {} — move it into the context (stevedore never reads outside it)",
-            abs.display(),
-            context.display()
-        ))
-    })?;
-    Ok(rel.to_string_lossy().replace('\\', "/"))
-}
-
-/// The OCI labels filled from the CI context, plus `stevedore.project`.
-pub fn oci_labels(ctx: &Context, tags: &[String], now: &str) -> BTreeMap<String, String> {
-    let mut l = BTreeMap::new();
-    let mut set = |k: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            l.insert(k.to_string(), v);
-        }
-    };
-    set("org.opencontainers.image.created", Some(now.to_string()));
-    set("org.opencontainers.image.revision", ctx.commit_sha.clone());
-    set("org.opencontainers.image.source", ctx.project_url.clone());
-    set("org.opencontainers.image.url", ctx.project_url.clone());
-    set(
-        "org.opencontainers.image.version",
-        tags::version_of(ctx).or_else(|| ctx.commit_ref_name.clone()),
-    );
-    set(
-        "org.opencontainers.image.title",
-        Some(ctx.project_name.clone()),
-    );
-    set("org.opencontainers.image.ref.name", tags.first().cloned());
-    set(
-        "stevedore.project",
-        ctx.project_path
-            .clone()
-            .or_else(|| Some(ctx.project_name.clone())),
-    );
-    l
-}
-
-/// Resolves the plan from flags > environment > `[build]` > defaults.
-pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<Plan> {
-    let ctx_arg = args.context.clone().unwrap_or_else(|| PathBuf::from("."));
-    let context = ctx_arg.canonicalize().map_err(|e| {
-        usage(format!(
-            "build context {} not found ({e}) — pass an existing directory as CONTEXT",
-            ctx_arg.display()
-        ))
-    })?;
-    if !context.is_dir() {
-        return Err(usage(format!(
-            "build context {} is not a directory",
-            context.display()
-        )));
-    }
-    let file = args
-        .file
-        .clone()
-        .or_else(|| cfg.file.clone())
-        .unwrap_or_else(|| "Dockerfile".into());
-    let dockerfile = dockerfile_in(&context, &file)?;
-    let ignore_path = context.join(".dockerignore");
-    let ignore_text = match std::fs::read_to_string(&ignore_path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(usage(format!("cannot read {}: {e}", ignore_path.display())));
-        }
-    };
-    // stevedore's own run summary changes every run; sending it would defeat the build cache.
-    let ignore_text = format!(
-        "{ignore_text}\n{summary}\n{summary}.tmp\n",
-        summary = crate::summary::FILE
-    );
-    let matcher = Matcher::for_context(&ignore_text, &dockerfile)
-        .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))?;
-
-    let repo_raw = args
-        .image
-        .clone()
-        .or_else(|| cfg.image.clone())
-        .or_else(|| ctx.registry_image.clone())
-        .unwrap_or_else(|| tags::repository_from_name(&ctx.project_name));
-    let repo = tags::normalize_repository(&repo_raw)?;
-    let tags = tags::tags_for(ctx, &args.tag, cfg.latest.unwrap_or(true));
-
-    let mut build_args = cfg.build_args.clone();
-    for a in &args.build_arg {
-        if let Some((k, v)) = key_value(a, "--build-arg", true)? {
-            build_args.insert(k, v);
-        }
-    }
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut labels = oci_labels(ctx, &tags, &now);
-    labels.extend(cfg.labels.clone());
-    for a in &args.label {
-        if let Some((k, v)) = key_value(a, "--label", false)? {
-            labels.insert(k, v);
-        }
-    }
-    let cache_from = if !args.cache_from.is_empty() {
-        args.cache_from.clone()
-    } else {
-        cfg.cache_from.clone()
-    };
-    Ok(Plan {
-        context,
-        dockerfile,
-        matcher,
-        repo,
-        tags,
-        build_args,
-        labels,
-        target: args.target.clone().or_else(|| cfg.target.clone()),
-        platform: args.platform.clone().or_else(|| cfg.platform.clone()),
-        cache_from,
-        no_cache: args.no_cache,
-        builder: args.builder.or(cfg.builder).unwrap_or_default(),
-        timeout: args
-            .timeout
-            .or(cfg.timeout)
-            .map(|t| t.0)
-            .unwrap_or(DEFAULT_TIMEOUT),
-    })
+    /// Where the tags are pushed (`--push`).
+    pub push: Option<PushTo>,
+    /// Warnings to print before building.
+    pub warnings: Vec<String>,
 }
 
 /// The tags that pointed at the previous release and serve as cache by default: `latest`, a prerelease
@@ -254,89 +76,150 @@ pub fn default_cache_refs(repo: &str, tags: &[String]) -> Vec<String> {
     moving.iter().map(|t| format!("{repo}:{t}")).collect()
 }
 
+/// True when the daemon's API version is at least `min`.
+fn api_at_least(api: Option<&str>, min: (u32, u32)) -> bool {
+    api.and_then(|a| a.split_once('.'))
+        .and_then(|(m, n)| Some((m.parse::<u32>().ok()?, n.parse::<u32>().ok()?)))
+        .is_some_and(|v| v >= min)
+}
+
+/// The builder for `choice` on the observed daemon, and why.
+pub fn choose_builder(choice: BuilderChoice, observed: Option<&Observed>) -> (Builder, String) {
+    match (choice, observed) {
+        (BuilderChoice::Classic, _) => (Builder::Classic, "--builder classic".into()),
+        (BuilderChoice::Buildkit, _) => (Builder::BuildKit, "--builder buildkit".into()),
+        (BuilderChoice::Auto, None) => (
+            Builder::Undecided,
+            "auto: BuildKit when the daemon is Linux with API 1.39 or later".into(),
+        ),
+        (BuilderChoice::Auto, Some(o)) => {
+            let linux =
+                o.os.as_deref()
+                    .is_none_or(|s| s.eq_ignore_ascii_case("linux"));
+            let api = o.api_version.as_deref().unwrap_or("unknown");
+            if linux && api_at_least(o.api_version.as_deref(), (1, 39)) {
+                (
+                    Builder::BuildKit,
+                    format!("auto: the daemon speaks API {api}"),
+                )
+            } else {
+                (
+                    Builder::Classic,
+                    format!(
+                        "auto: the daemon ({}, API {api}) has no BuildKit",
+                        o.os.as_deref().unwrap_or("unknown OS")
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The cache sources: the given ones, else the previous release's moving tags the daemon holds (all
+/// candidates in a dry run, where the daemon was not asked).
+pub fn choose_cache(settings: &Settings, observed: Option<&Observed>) -> Vec<String> {
+    if !settings.cache_from.is_empty() {
+        return settings.cache_from.clone();
+    }
+    let candidates = default_cache_refs(&settings.repo, &settings.tags);
+    match observed {
+        Some(o) => candidates
+            .into_iter()
+            .filter(|c| o.present.contains(c))
+            .collect(),
+        None => candidates,
+    }
+}
+
+/// Plans the build from the settings and what was observed of the daemon.
+pub fn plan(settings: Settings, observed: Option<&Observed>) -> Plan {
+    let refs = settings
+        .tags
+        .iter()
+        .map(|t| format!("{}:{t}", settings.repo))
+        .collect();
+    let (builder, builder_why) = choose_builder(settings.builder, observed);
+    let cache_from = choose_cache(&settings, observed);
+    let push = settings.push.then(|| PushTo {
+        host: tags::registry_of(&settings.repo),
+        path: tags::path_in_registry(&settings.repo),
+    });
+    let mut warnings = Vec::new();
+    if builder != Builder::Classic && !settings.matcher.forced().is_empty() {
+        warnings.push(format!(
+            ".dockerignore lists {}, which must still be sent; BuildKit does not re-apply .dockerignore to a sent context, so a `COPY .` will include them — use --builder classic to leave them out as `docker build` does",
+            settings.matcher.forced().join(" and ")
+        ));
+    }
+    Plan {
+        settings,
+        refs,
+        builder,
+        builder_why,
+        cache_from,
+        push,
+        warnings,
+    }
+}
+
+impl Plan {
+    /// The reference that is built (`repo:first-tag`).
+    pub fn image(&self) -> &str {
+        &self.refs[0]
+    }
+
+    /// The plan as lines for `--dry-run`: what will be done and why.
+    pub fn describe(&self) -> Vec<String> {
+        let s = &self.settings;
+        let mut out = vec![
+            format!(
+                "would build {} (Dockerfile {}, builder {:?})",
+                self.refs.join(", "),
+                s.dockerfile,
+                s.builder
+            ),
+            format!("  context: {}", s.context.display()),
+            format!("  builder: {} ({})", self.builder.name(), self.builder_why),
+        ];
+        if !self.cache_from.is_empty() {
+            let when = if s.cache_from.is_empty() {
+                " (the previous release's tags, when the daemon holds them)"
+            } else {
+                ""
+            };
+            out.push(format!(
+                "  cache from: {}{when}",
+                self.cache_from.join(", ")
+            ));
+        }
+        if let Some(p) = &self.push {
+            out.push(format!("  push: every tag to {} ({})", p.host, p.path));
+        }
+        if let Some(d) = &s.dotenv {
+            out.push(format!("  dotenv: {}", d.display()));
+        }
+        out.extend(self.warnings.iter().map(|w| format!("  warning: {w}")));
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::{BuildArgs, BuildConfig};
+    use crate::ci::Context;
 
-    #[test]
-    fn timeouts() {
-        assert_eq!("90s".parse::<Timeout>().unwrap().0, Duration::from_secs(90));
-        assert_eq!(
-            "30m".parse::<Timeout>().unwrap().0,
-            Duration::from_secs(1800)
-        );
-        assert_eq!(
-            "2h".parse::<Timeout>().unwrap().0,
-            Duration::from_secs(7200)
-        );
-        assert_eq!("45".parse::<Timeout>().unwrap().0, Duration::from_secs(45));
-        assert!("0".parse::<Timeout>().is_err());
-        assert!("soon".parse::<Timeout>().is_err());
-    }
-
-    #[test]
-    fn key_values() {
-        assert_eq!(
-            key_value("A=b=c", "--build-arg", true).unwrap(),
-            Some(("A".into(), "b=c".into()))
-        );
-        assert!(key_value("=x", "--label", false).is_err());
-        assert!(key_value("NOVALUE", "--label", false).is_err());
-        assert_eq!(
-            key_value("STEVEDORE_SURELY_UNSET_VAR", "--build-arg", true).unwrap(),
-            None
-        );
-        let path = std::env::var("PATH").unwrap();
-        assert_eq!(
-            key_value("PATH", "--build-arg", true).unwrap(),
-            Some(("PATH".into(), path))
-        );
-    }
-
-    #[test]
-    fn labels_from_context() {
+    fn settings(dir: &std::path::Path, args: impl FnOnce(&mut BuildArgs)) -> Settings {
+        std::fs::write(dir.join("Dockerfile"), "FROM scratch\n").unwrap();
+        let mut a = BuildArgs::default();
+        a.options.context = Some(dir.to_path_buf());
+        args(&mut a);
         let ctx = Context {
-            commit_sha: Some("abc".into()),
-            commit_tag: Some("v1.2.3".into()),
-            project_url: Some("https://gitlab.example.com/acme/app".into()),
+            commit_tag: Some("v1.4.2".into()),
             project_name: "app".into(),
-            project_path: Some("acme/app".into()),
             ..Default::default()
         };
-        let l = oci_labels(&ctx, &["1.2.3".into()], "2026-01-01T00:00:00Z");
-        assert_eq!(l["org.opencontainers.image.version"], "1.2.3");
-        assert_eq!(l["org.opencontainers.image.revision"], "abc");
-        assert_eq!(
-            l["org.opencontainers.image.source"],
-            "https://gitlab.example.com/acme/app"
-        );
-        assert_eq!(l["org.opencontainers.image.title"], "app");
-        assert_eq!(l["org.opencontainers.image.ref.name"], "1.2.3");
-        assert_eq!(
-            l["org.opencontainers.image.created"],
-            "2026-01-01T00:00:00Z"
-        );
-        assert_eq!(l["stevedore.project"], "acme/app");
-    }
-
-    #[test]
-    fn dockerfile_must_be_inside_the_context() {
-        let d = tempfile::tempdir().unwrap();
-        let ctx = d.path().join("ctx");
-        std::fs::create_dir_all(ctx.join("docker")).unwrap();
-        std::fs::write(d.path().join("Dockerfile.outside"), "FROM scratch\n").unwrap();
-        std::fs::write(ctx.join("docker/app.Dockerfile"), "FROM scratch\n").unwrap();
-        let ctx = ctx.canonicalize().unwrap();
-        assert_eq!(
-            dockerfile_in(&ctx, "docker/app.Dockerfile").unwrap(),
-            "docker/app.Dockerfile"
-        );
-        let outside = d.path().join("Dockerfile.outside");
-        let e = dockerfile_in(&ctx, outside.to_str().unwrap()).unwrap_err();
-        assert!(crate::exit::render(&e).contains("outside the context"));
-        assert_eq!(crate::exit::code_of(&e), ExitCode::Usage);
-        let e = dockerfile_in(&ctx, "missing.Dockerfile").unwrap_err();
-        assert!(crate::exit::render(&e).contains("not found"));
+        super::super::settings::resolve(&ctx, &BuildConfig::default(), &a).unwrap()
     }
 
     #[test]
@@ -345,5 +228,69 @@ mod tests {
         assert_eq!(default_cache_refs("r/app", &t), ["r/app:latest"]);
         let t: Vec<String> = ["main", "sha-0123"].map(String::from).to_vec();
         assert_eq!(default_cache_refs("r/app", &t), ["r/app:main"]);
+    }
+
+    #[test]
+    fn auto_picks_buildkit_on_a_recent_linux_daemon() {
+        let o = |os: &str, api: &str| Observed {
+            os: Some(os.into()),
+            api_version: Some(api.into()),
+            present: vec![],
+        };
+        let b = |o: Option<&Observed>| choose_builder(BuilderChoice::Auto, o).0;
+        assert_eq!(b(Some(&o("linux", "1.41"))), Builder::BuildKit);
+        assert_eq!(b(Some(&o("linux", "1.38"))), Builder::Classic);
+        assert_eq!(b(Some(&o("windows", "1.41"))), Builder::Classic);
+        assert_eq!(b(None), Builder::Undecided);
+        let forced = choose_builder(BuilderChoice::Classic, Some(&o("linux", "1.41")));
+        assert_eq!(forced.0, Builder::Classic);
+    }
+
+    #[test]
+    fn plan_names_refs_cache_and_push() {
+        let d = tempfile::tempdir().unwrap();
+        let s = settings(d.path(), |a| {
+            a.image = Some("127.0.0.1:5000/acme/app".into());
+            a.push = true;
+        });
+        let observed = Observed {
+            present: vec!["127.0.0.1:5000/acme/app:latest".into()],
+            ..Default::default()
+        };
+        let p = plan(s.clone(), Some(&observed));
+        assert_eq!(p.image(), "127.0.0.1:5000/acme/app:1.4.2");
+        assert_eq!(p.refs.len(), 4);
+        assert_eq!(p.cache_from, ["127.0.0.1:5000/acme/app:latest"]);
+        assert_eq!(
+            p.push,
+            Some(PushTo {
+                host: "127.0.0.1:5000".into(),
+                path: "acme/app".into()
+            })
+        );
+        // Nothing present: no cache; a dry run lists the candidates.
+        assert!(
+            plan(s.clone(), Some(&Observed::default()))
+                .cache_from
+                .is_empty()
+        );
+        let dry = plan(s, None);
+        assert_eq!(dry.cache_from, ["127.0.0.1:5000/acme/app:latest"]);
+        let text = dry.describe().join("\n");
+        assert!(
+            text.contains("would build 127.0.0.1:5000/acme/app:1.4.2"),
+            "{text}"
+        );
+        assert!(text.contains("push: every tag to 127.0.0.1:5000"), "{text}");
+    }
+
+    #[test]
+    fn given_cache_sources_are_used_as_they_are() {
+        let d = tempfile::tempdir().unwrap();
+        let s = settings(d.path(), |a| a.cache_from = vec!["other/img:x".into()]);
+        assert_eq!(
+            plan(s, Some(&Observed::default())).cache_from,
+            ["other/img:x"]
+        );
     }
 }

@@ -6,11 +6,12 @@
 //! Only what the container adds to its image is carried over (its own env entries, labels, command…), so
 //! the new image's defaults — its HEALTHCHECK, its labels, its env — apply to the new container.
 
-use super::Settings;
 use super::report::{TargetResult, TargetStatus};
+use super::settings::Timing;
 use super::target::TargetConfig;
 use super::template::Vars;
 use crate::output::{Output, human_duration};
+use crate::signal;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
@@ -189,6 +190,8 @@ pub fn recreate_body(
 enum Health {
     Healthy,
     Failed(String),
+    /// A signal arrived while waiting.
+    Interrupted(signal::Cancelled),
 }
 
 /// Waits until the container runs and (when it has a HEALTHCHECK) reports healthy; fails when it exits,
@@ -288,7 +291,7 @@ pub async fn deploy(
     t: &TargetConfig,
     vars: &Vars,
     creds: Option<bollard::auth::DockerCredentials>,
-    s: &Settings,
+    s: &Timing,
     out: &Output,
 ) -> TargetResult {
     let mut res = TargetResult::new(t, TargetStatus::Failed, vars.digest.clone());
@@ -304,7 +307,15 @@ pub async fn deploy(
         }
     };
     res.url = Some(host);
-    match replace(&d, t, vars, creds, s, out, &mut res).await {
+    let job = Job {
+        d: &d,
+        t,
+        vars,
+        s,
+        out,
+        name: t.container.clone().unwrap_or_default(),
+    };
+    match job.replace(creds, &mut res).await {
         Ok(()) => res,
         Err(e) => {
             let msg = format!("{e:#}");
@@ -313,139 +324,296 @@ pub async fn deploy(
     }
 }
 
-async fn replace(
-    d: &Docker,
-    t: &TargetConfig,
-    vars: &Vars,
-    creds: Option<bollard::auth::DockerCredentials>,
-    s: &Settings,
-    out: &Output,
-    res: &mut TargetResult,
-) -> anyhow::Result<()> {
-    let name = t.container.clone().unwrap_or_default();
-    let old = match d.inspect_container(&name, None).await {
-        Ok(c) => c,
-        Err(e) if not_found(&e) => anyhow::bail!(
-            "container {name} not found on {}: create it once by hand; stevedore replaces an existing container",
-            res.url.clone().unwrap_or_default()
-        ),
-        Err(e) => return Err(e.into()),
-    };
-    let old_id = old.id.clone().unwrap_or_default();
-    let old_image_id = old.image.clone().unwrap_or_default();
-    let new_image_id = ensure_image(d, &vars.image, creds, out, &t.name).await?;
-    res.expected = new_image_id.clone();
-    res.observed = Some(old_image_id.clone());
-    let was_running = old.state.as_ref().and_then(|s| s.running).unwrap_or(false);
-    if old_image_id == new_image_id && was_running {
-        out.info(format!("{}: {name} already runs {}", t.name, vars.image));
-        if let Health::Failed(why) = wait_healthy(d, &old_id, s.verify_timeout).await? {
-            anyhow::bail!("{name} runs the new image but is not healthy: {why}");
+/// One target's replacement: the daemon, the target and the container name.
+struct Job<'a> {
+    d: &'a Docker,
+    t: &'a TargetConfig,
+    vars: &'a Vars,
+    s: &'a Timing,
+    out: &'a Output,
+    name: String,
+}
+
+/// The container that serves now and the one a replacement sets aside.
+struct Found {
+    /// The container under the target's name, if any.
+    live: Option<ContainerInspectResponse>,
+    /// `NAME-stevedore-previous` left by an interrupted deploy: the last good container.
+    left: Option<ContainerInspectResponse>,
+}
+
+fn image_of(c: &ContainerInspectResponse) -> String {
+    c.image.clone().unwrap_or_default()
+}
+
+fn is_running(c: &ContainerInspectResponse) -> bool {
+    c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
+}
+
+impl Job<'_> {
+    async fn inspect(&self, name: &str) -> anyhow::Result<Option<ContainerInspectResponse>> {
+        match self.d.inspect_container(name, None).await {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        res.status = TargetStatus::Ok;
-        return Ok(());
     }
-    let old_img_cfg = d
-        .inspect_image(&old_image_id)
-        .await
-        .ok()
-        .and_then(|i| i.config)
-        .unwrap_or_default();
-    let (body, extra_networks) = recreate_body(&old, &old_img_cfg, &vars.image);
-    let prev = previous_name(&name);
-    // A leftover of an interrupted deploy under our own name is removed first.
-    if let Ok(left) = d.inspect_container(&prev, None).await
-        && left.id != old.id
-    {
-        d.remove_container(
-            &prev,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await?;
-    }
-    out.info(format!(
-        "{}: replacing {name} ({}) by {}",
-        t.name,
-        super::report::short(&old_image_id),
-        vars.image
-    ));
-    if was_running {
-        d.stop_container(
-            &old_id,
-            Some(StopContainerOptions {
-                t: Some(30),
-                ..Default::default()
-            }),
-        )
-        .await?;
-    }
-    if let Err(e) = d
-        .rename_container(&old_id, RenameContainerOptions { name: prev.clone() })
-        .await
-    {
-        if was_running {
-            let _ = d.start_container(&old_id, None).await;
+
+    async fn replace(
+        &self,
+        creds: Option<bollard::auth::DockerCredentials>,
+        res: &mut TargetResult,
+    ) -> anyhow::Result<()> {
+        let (name, prev) = (&self.name, previous_name(&self.name));
+        let live = self.inspect(name).await?;
+        let left = self
+            .inspect(&prev)
+            .await?
+            .filter(|p| live.as_ref().is_none_or(|l| l.id != p.id));
+        if live.is_none() && left.is_none() {
+            anyhow::bail!(
+                "container {name} not found on {}: create it once by hand; stevedore replaces an existing container",
+                res.url.clone().unwrap_or_default()
+            );
         }
-        anyhow::bail!(
-            "cannot set {name} aside as {prev}: {e} — left {name} as it was (restarted); remove any container named {prev} and deploy again"
-        );
+        let pulled = signal::or_cancel(ensure_image(
+            self.d,
+            &self.vars.image,
+            creds,
+            self.out,
+            &self.t.name,
+        ));
+        let new_image_id = match pulled.await {
+            Ok(r) => r?,
+            Err(c) => anyhow::bail!(
+                "{c} while pulling {}: {name} left untouched",
+                self.vars.image
+            ),
+        };
+        res.expected = new_image_id.clone();
+        let found = Found { live, left };
+        res.observed = found.live.as_ref().or(found.left.as_ref()).map(image_of);
+        match found {
+            Found {
+                live: Some(live),
+                left: None,
+            } => self.fresh(live, &new_image_id, res).await,
+            Found {
+                live,
+                left: Some(good),
+            } => self.resume(live, good, &new_image_id, res).await,
+            Found {
+                live: None,
+                left: None,
+            } => unreachable!("checked above"),
+        }
     }
-    let started = start_new(d, &name, body, &extra_networks).await;
-    let health = match &started {
-        Ok(id) => wait_healthy(d, id, s.verify_timeout).await,
-        Err(e) => Ok(Health::Failed(format!("{e:#}"))),
-    };
-    match health {
-        Ok(Health::Healthy) => {
-            let id = started.as_ref().map(String::clone).unwrap_or_default();
-            let now = d.inspect_container(&id, None).await?;
-            let observed = now.image.clone().unwrap_or_default();
-            res.observed = Some(observed.clone());
-            if observed != new_image_id {
-                anyhow::bail!("{name} runs image {observed}, expected {new_image_id}");
+
+    /// The usual case: the live container is the last good one.
+    async fn fresh(
+        &self,
+        old: ContainerInspectResponse,
+        new_image_id: &str,
+        res: &mut TargetResult,
+    ) -> anyhow::Result<()> {
+        let (name, prev) = (&self.name, previous_name(&self.name));
+        let old_id = old.id.clone().unwrap_or_default();
+        let was_running = is_running(&old);
+        if image_of(&old) == new_image_id && was_running {
+            self.out.info(format!(
+                "{}: {name} already runs {}",
+                self.t.name, self.vars.image
+            ));
+            let health = signal::or_cancel(wait_healthy(self.d, &old_id, self.s.verify_timeout));
+            match health.await {
+                Err(c) => anyhow::bail!("{c} while checking {name}: left it running as it was"),
+                Ok(h) => {
+                    if let Health::Failed(why) = h? {
+                        anyhow::bail!("{name} runs the new image but is not healthy: {why}");
+                    }
+                }
             }
-            d.remove_container(
-                &old_id,
+            res.status = TargetStatus::Ok;
+            return Ok(());
+        }
+        let body = self.body_from(&old).await;
+        self.out.info(format!(
+            "{}: replacing {name} ({}) by {}",
+            self.t.name,
+            super::report::short(&image_of(&old)),
+            self.vars.image
+        ));
+        let _critical = signal::critical(format!("deploy: {name} is being replaced"));
+        if was_running {
+            self.d
+                .stop_container(
+                    &old_id,
+                    Some(StopContainerOptions {
+                        t: Some(30),
+                        ..Default::default()
+                    }),
+                )
+                .await?;
+        }
+        if let Err(e) = self
+            .d
+            .rename_container(&old_id, RenameContainerOptions { name: prev.clone() })
+            .await
+        {
+            if was_running {
+                let _ = self.d.start_container(&old_id, None).await;
+            }
+            anyhow::bail!(
+                "cannot set {name} aside as {prev}: {e} — left {name} as it was (restarted); remove any container named {prev} and deploy again"
+            );
+        }
+        let started = start_new(self.d, name, body.0, &body.1).await;
+        self.settle(started, &old, was_running, new_image_id, res)
+            .await
+    }
+
+    /// A `-previous` container left by an interrupted deploy is the last good one: it stays until the
+    /// new container is verified, and a failure rolls back to it — never to the unverified container.
+    async fn resume(
+        &self,
+        live: Option<ContainerInspectResponse>,
+        good: ContainerInspectResponse,
+        new_image_id: &str,
+        res: &mut TargetResult,
+    ) -> anyhow::Result<()> {
+        let (name, prev) = (&self.name, previous_name(&self.name));
+        self.out.warn(format!(
+            "{}: found {prev} (image {}) left by an interrupted deploy: keeping it as the last good container until the new one is verified{}",
+            self.t.name,
+            super::report::short(&image_of(&good)),
+            match &live {
+                Some(l) => format!("; {name} (image {}) was never verified and is replaced", super::report::short(&image_of(l))),
+                None => String::new(),
+            }
+        ));
+        let _critical = signal::critical(format!(
+            "deploy: {name} is being replaced ({prev} is the last good one)"
+        ));
+        let started = match live {
+            Some(l) if image_of(&l) == new_image_id && is_running(&l) => {
+                Ok(l.id.clone().unwrap_or_default())
+            }
+            Some(l) => {
+                let id = l.id.clone().unwrap_or_default();
+                self.d
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptions {
+                            force: true,
+                            ..Default::default()
+                        }),
+                    )
+                    .await?;
+                let body = self.body_from(&good).await;
+                start_new(self.d, name, body.0, &body.1).await
+            }
+            None => {
+                let body = self.body_from(&good).await;
+                start_new(self.d, name, body.0, &body.1).await
+            }
+        };
+        self.settle(started, &good, true, new_image_id, res).await
+    }
+
+    /// The create body of the replacement of `old` (its own settings on the new image).
+    async fn body_from(
+        &self,
+        old: &ContainerInspectResponse,
+    ) -> (ContainerCreateBody, Vec<(String, EndpointSettings)>) {
+        let cfg = self
+            .d
+            .inspect_image(&image_of(old))
+            .await
+            .ok()
+            .and_then(|i| i.config)
+            .unwrap_or_default();
+        recreate_body(old, &cfg, &self.vars.image)
+    }
+
+    /// Waits for the new container; keeps it and removes the last good one when it is healthy, else
+    /// (unhealthy, timeout, or a signal) rolls back to the last good one.
+    async fn settle(
+        &self,
+        started: anyhow::Result<String>,
+        good: &ContainerInspectResponse,
+        start_good: bool,
+        new_image_id: &str,
+        res: &mut TargetResult,
+    ) -> anyhow::Result<()> {
+        let (name, prev) = (&self.name, previous_name(&self.name));
+        let health = match &started {
+            Ok(id) => {
+                match signal::or_cancel(wait_healthy(self.d, id, self.s.verify_timeout)).await {
+                    Ok(h) => h.unwrap_or_else(|e| Health::Failed(format!("{e:#}"))),
+                    Err(c) => Health::Interrupted(c),
+                }
+            }
+            Err(e) => Health::Failed(format!("{e:#}")),
+        };
+        let why = match health {
+            Health::Healthy => {
+                let id = started.as_ref().map(String::clone).unwrap_or_default();
+                return self.keep(&id, good, new_image_id, res).await;
+            }
+            Health::Failed(why) => why,
+            Health::Interrupted(c) => format!("{c} before the new container was verified"),
+        };
+        let old_image = super::report::short(&image_of(good));
+        self.out.warn(format!(
+            "{}: {why}; rolling back {name} to {old_image}",
+            self.t.name
+        ));
+        rollback(self.d, name, &prev, start_good).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{why}; ROLLBACK FAILED: {e:#} — the previous container is {prev}: rename it to {name} and start it"
+            )
+        })?;
+        let now = self.d.inspect_container(name, None).await?;
+        res.observed = now.image.clone();
+        self.out.info(format!(
+            "{}: rolled back: {name} runs {old_image} again",
+            self.t.name
+        ));
+        anyhow::bail!("{why}: rolled back, {name} runs the previous image {old_image} again")
+    }
+
+    /// The new container is healthy: check it runs the new image, then remove the last good one.
+    async fn keep(
+        &self,
+        id: &str,
+        good: &ContainerInspectResponse,
+        new_image_id: &str,
+        res: &mut TargetResult,
+    ) -> anyhow::Result<()> {
+        let name = &self.name;
+        let now = self.d.inspect_container(id, None).await?;
+        let observed = image_of(&now);
+        res.observed = Some(observed.clone());
+        if observed != new_image_id {
+            anyhow::bail!("{name} runs image {observed}, expected {new_image_id}");
+        }
+        let good_id = good.id.clone().unwrap_or_default();
+        self.d
+            .remove_container(
+                &good_id,
                 Some(RemoveContainerOptions {
                     force: true,
                     ..Default::default()
                 }),
             )
             .await?;
-            out.info(format!(
-                "{}: {name} runs {} and is healthy",
-                t.name,
-                super::report::short(&new_image_id)
-            ));
-            res.status = TargetStatus::Ok;
-            Ok(())
-        }
-        other => {
-            let why = match other {
-                Ok(Health::Failed(w)) => w,
-                Err(e) => format!("{e:#}"),
-                Ok(Health::Healthy) => unreachable!(),
-            };
-            out.warn(format!(
-                "{}: {why}; rolling back {name} to {}",
-                t.name,
-                super::report::short(&old_image_id)
-            ));
-            rollback(d, &name, &prev, was_running).await.map_err(|e| {
-                anyhow::anyhow!(
-                    "{why}; ROLLBACK FAILED: {e:#} — the previous container is {prev}: rename it to {name} and start it"
-                )
-            })?;
-            let now = d.inspect_container(&name, None).await?;
-            res.observed = now.image.clone();
-            anyhow::bail!(
-                "{why}: rolled back, {name} runs the previous image {} again",
-                super::report::short(&old_image_id)
-            )
-        }
+        self.out.info(format!(
+            "{}: {name} runs {} and is healthy",
+            self.t.name,
+            super::report::short(new_image_id)
+        ));
+        res.status = TargetStatus::Ok;
+        Ok(())
     }
 }
 

@@ -2,14 +2,15 @@
 //! One deploy request per target, then a status request polled until it reports the new digest (or
 //! version) and healthy, up to the verify timeout.
 
-use super::Settings;
 use super::report::{TargetResult, TargetStatus};
+use super::settings::Timing;
 use super::target::{AuthKind, Expect, TargetConfig};
 use super::template::{self, Vars};
 use super::verify::{self, Observation};
 use crate::error_chain::error_chain;
 use crate::output::{Output, human_duration};
 use crate::redact::MASK;
+use crate::signal;
 use std::time::{Duration, Instant};
 
 /// The credentials of one target, read from the environment (never from the file).
@@ -20,28 +21,43 @@ pub struct Creds {
     headers: Vec<(String, String)>,
 }
 
-/// Reads a target's credentials from the variables its configuration names; registers each for redaction.
-/// In a dry run a missing variable is tolerated (the request is only printed).
-pub fn creds(t: &TargetConfig, dry_run: bool) -> Result<Creds, String> {
-    let read = |name: &str| match t.read_env(name) {
-        Ok(v) => Ok(v),
-        Err(_) if dry_run => Ok(format!("<{name} not set>")),
-        Err(e) => Err(e),
-    };
+/// Reads a target's credentials from the variables its configuration names, and registers each with
+/// every form it takes on the wire (the `Authorization` header value, base64 of `user:password`) for
+/// redaction. A dry run reads them too: an unset variable fails it as it would fail the real deploy.
+pub fn creds(t: &TargetConfig) -> Result<Creds, String> {
+    let read = |name: &str| t.read_env(name);
     let mut c = Creds::default();
+    let mut missing = Vec::new();
+    let mut get = |name: &Option<String>| match read(name.as_deref().unwrap_or_default()) {
+        Ok(v) => v,
+        Err(e) => {
+            missing.push(e);
+            String::new()
+        }
+    };
     match t.auth {
         AuthKind::None => {}
         AuthKind::Basic => {
-            let u = read(t.user_env.as_deref().unwrap_or_default())?;
-            let p = read(t.password_env.as_deref().unwrap_or_default())?;
+            let (u, p) = (get(&t.user_env), get(&t.password_env));
+            crate::redact::register_credential(Some(&u), &p);
             c.basic = Some((u, p));
         }
-        AuthKind::Bearer => c.bearer = Some(read(t.token_env.as_deref().unwrap_or_default())?),
+        AuthKind::Bearer => {
+            let tok = get(&t.token_env);
+            crate::redact::register_credential(None, &tok);
+            c.bearer = Some(tok);
+        }
     }
     for (h, var) in &t.secret_headers {
-        c.headers.push((h.clone(), read(var)?));
+        let v = get(&Some(var.clone()));
+        crate::redact::register_credential(None, &v);
+        c.headers.push((h.clone(), v));
     }
-    Ok(c)
+    if missing.is_empty() {
+        Ok(c)
+    } else {
+        Err(missing.join("\n"))
+    }
 }
 
 /// The HTTP client for provider requests.
@@ -85,7 +101,7 @@ fn request(
 }
 
 /// What the deploy request carries, described for people (credentials masked).
-pub fn describe(t: &TargetConfig, vars: &Vars, expected: &str, s: &Settings) -> Vec<String> {
+pub fn describe(t: &TargetConfig, vars: &Vars, expected: &str, s: &Timing) -> Vec<String> {
     let url = template::render(t.url.as_deref().unwrap_or_default(), vars);
     let mut headers: Vec<String> = template::render_map(&t.headers, vars)
         .into_iter()
@@ -119,7 +135,7 @@ pub fn describe(t: &TargetConfig, vars: &Vars, expected: &str, s: &Settings) -> 
     lines
 }
 
-fn interval(t: &TargetConfig, s: &Settings) -> Duration {
+fn interval(t: &TargetConfig, s: &Timing) -> Duration {
     t.verify.interval.map(|d| d.0).unwrap_or(s.poll_interval)
 }
 
@@ -128,15 +144,6 @@ pub fn expected(t: &TargetConfig, vars: &Vars) -> String {
     match t.verify.expect {
         Expect::Digest => vars.digest.clone(),
         Expect::Version => vars.version.clone(),
-    }
-}
-
-fn excerpt(body: &str) -> String {
-    let b: String = body.trim().chars().take(200).collect();
-    if b.is_empty() {
-        "(empty body)".into()
-    } else {
-        b
     }
 }
 
@@ -165,13 +172,13 @@ async fn poll(
     Ok(verify::observe(&t.verify, status, &body, expected))
 }
 
-/// Deploys one target and verifies it.
+/// Deploys one target and verifies it. A signal (SIGINT/SIGTERM) ends it promptly, saying how far it got.
 pub async fn deploy(
     http: &reqwest::Client,
     t: &TargetConfig,
     vars: &Vars,
     creds: &Creds,
-    s: &Settings,
+    s: &Timing,
     out: &Output,
 ) -> TargetResult {
     let expected = expected(t, vars);
@@ -179,70 +186,117 @@ pub async fn deploy(
     let mut res = TargetResult::new(t, TargetStatus::Failed, &expected);
     res.url = Some(url.clone());
     // What it runs before: to tell "still the old one" (timeout) from "something else" (failed).
-    let before = poll(http, t, vars, creds, &expected)
-        .await
-        .ok()
-        .and_then(|o| o.observed);
-    let mut req = request(http, &t.method(), &url, t, vars, Some(creds));
+    let before = match signal::or_cancel(poll(http, t, vars, creds, &expected)).await {
+        Ok(o) => o.ok().and_then(|o| o.observed),
+        Err(c) => {
+            return res.err(TargetStatus::Skipped, format!("not started: {c}"));
+        }
+    };
+    if let Err(r) = send(http, t, vars, creds, s, out, &url).await {
+        let (status, msg, unreachable) = r;
+        let mut r = res.err(status, msg);
+        r.unreachable = unreachable;
+        return r;
+    }
+    verify(http, t, vars, creds, s, out, res, before).await
+}
+
+/// A failed deploy request: the status, the message and whether the provider was unreachable.
+type SendError = (TargetStatus, String, bool);
+
+/// Sends the deploy request; an error says why it failed and what to check.
+async fn send(
+    http: &reqwest::Client,
+    t: &TargetConfig,
+    vars: &Vars,
+    creds: &Creds,
+    s: &Timing,
+    out: &Output,
+    url: &str,
+) -> Result<(), SendError> {
+    let mut req = request(http, &t.method(), url, t, vars, Some(creds));
     if let Some(b) = &t.body {
         req = req.json(&template::render_json(b, vars));
     }
-    out.info(format!("{}: {} {url}", t.name, t.method()));
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return res.err(
-                TargetStatus::Timeout,
-                format!(
-                    "{} {url}: no answer within {}: check the provider's status, or raise [deploy] request_timeout",
-                    t.method(),
-                    human_duration(s.request_timeout)
-                ),
-            );
-        }
-        Err(e) => {
-            let mut r = res.err(
+    let m = t.method();
+    out.info(format!("{}: {m} {url}", t.name));
+    let resp = match signal::or_cancel(req.send()).await {
+        Err(c) => {
+            return Err((
                 TargetStatus::Failed,
                 format!(
-                    "{} {url}: {}: check the URL and that the provider is reachable from the runner",
-                    t.method(),
+                    "{c} while {m} {url} was in flight: the provider may have started the rollout — check the service"
+                ),
+                false,
+            ));
+        }
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) if e.is_timeout() => {
+            return Err((
+                TargetStatus::Timeout,
+                format!(
+                    "{m} {url}: no answer within {}: check the provider's status, or raise [deploy] request_timeout",
+                    human_duration(s.request_timeout)
+                ),
+                false,
+            ));
+        }
+        Ok(Err(e)) => {
+            return Err((
+                TargetStatus::Failed,
+                format!(
+                    "{m} {url}: {}: check the URL and that the provider is reachable from the runner",
                     error_chain(&e)
                 ),
-            );
-            r.unreachable = e.is_connect();
-            return r;
+                e.is_connect(),
+            ));
         }
     };
     let status = resp.status();
-    if !status.is_success() {
-        let body = resp.text().await.unwrap_or_default();
-        let hint = match status.as_u16() {
-            401 | 403 => {
-                ": check the credentials in the variables named by user_env/password_env/token_env"
-            }
-            404 => ": check the url template and the client's name",
-            _ => "",
-        };
-        return res.err(
-            TargetStatus::Failed,
-            format!(
-                "{} {url} answered {status}: {}{hint}",
-                t.method(),
-                excerpt(&body)
-            ),
-        );
+    if status.is_success() {
+        return Ok(());
     }
-    // Verify.
+    let body = resp.bytes().await.unwrap_or_default();
+    let hint = match status.as_u16() {
+        401 | 403 => {
+            ": check the credentials in the variables named by user_env/password_env/token_env"
+        }
+        404 => ": check the url template and the client's name",
+        _ => "",
+    };
+    Err((
+        TargetStatus::Failed,
+        format!(
+            "{m} {url} answered {status}: {}{hint}",
+            crate::redact::quote_body(&body)
+        ),
+        false,
+    ))
+}
+
+/// Polls the status until it reports the expected value and healthy, the deadline passes, or a signal.
+#[allow(clippy::too_many_arguments)]
+async fn verify(
+    http: &reqwest::Client,
+    t: &TargetConfig,
+    vars: &Vars,
+    creds: &Creds,
+    s: &Timing,
+    out: &Output,
+    mut res: TargetResult,
+    before: Option<String>,
+) -> TargetResult {
+    let expected = expected(t, vars);
     let started = Instant::now();
     let every = interval(t, s);
     let mut last: Option<Observation> = None;
     let mut last_err: Option<String> = None;
     let mut polls = 0u32;
-    loop {
+    let interrupted = loop {
         polls += 1;
-        match poll(http, t, vars, creds, &expected).await {
-            Ok(o) => {
-                let done = o.done();
+        match signal::or_cancel(poll(http, t, vars, creds, &expected)).await {
+            Err(c) => break Some(c),
+            Ok(Ok(o)) => {
                 if o.observed.is_some() || last.is_none() {
                     res.observed = o.observed.clone();
                 }
@@ -253,6 +307,7 @@ pub async fn deploy(
                     o.observed.as_deref().unwrap_or("nothing"),
                     if o.healthy { "healthy" } else { "not healthy" }
                 ));
+                let done = o.done();
                 last = Some(o);
                 if done {
                     out.info(format!(
@@ -264,14 +319,37 @@ pub async fn deploy(
                     return res;
                 }
             }
-            Err(e) => last_err = Some(error_chain(&e)),
+            Ok(Err(e)) => last_err = Some(error_chain(&e)),
         }
         if started.elapsed() + every > s.verify_timeout {
-            break;
+            break None;
         }
-        tokio::time::sleep(every).await;
-    }
+        if let Err(c) = signal::sleep(every).await {
+            break Some(c);
+        }
+    };
     let waited = human_duration(started.elapsed());
+    if let Some(c) = interrupted {
+        let seen = last
+            .and_then(|o| o.observed)
+            .unwrap_or_else(|| "nothing".into());
+        return res.err(
+            TargetStatus::Failed,
+            format!("{c} after the provider accepted the deploy: not verified (last reported {seen} after {waited}) — check the service"),
+        );
+    }
+    verdict(res, &expected, last, last_err, before, &waited)
+}
+
+/// How a verification that ran out of time ends.
+fn verdict(
+    res: TargetResult,
+    expected: &str,
+    last: Option<Observation>,
+    last_err: Option<String>,
+    before: Option<String>,
+    waited: &str,
+) -> TargetResult {
     match last {
         None => res.err(
             TargetStatus::Timeout,

@@ -1,5 +1,5 @@
 //! The deploy result: one line per target (ok, failed, timeout or skipped, with its duration, the expected
-//! and observed image or version), as a table, as `deploy-report.json` in the project dir, and as the run
+//! and observed image or version), as a table, as `.stevedore/deploy-report.json` in the project dir, and as the run
 //! summary's facts.
 
 use crate::output::{Output, human_duration};
@@ -7,8 +7,13 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The file name of the deploy report, in the project dir.
-pub const FILE: &str = "deploy-report.json";
+/// The deploy report's path, relative to the project dir (in stevedore's output directory).
+pub const FILE: &str = ".stevedore/deploy-report.json";
+
+/// Where the deploy report of a project lives.
+pub fn path(project_dir: &Path) -> PathBuf {
+    project_dir.join(FILE)
+}
 
 /// How one target ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -127,11 +132,15 @@ impl Report {
         )
     }
 
-    /// Writes the report (redacted) to the project dir and returns its path.
+    /// Writes the report (string values redacted, the JSON kept valid) to [`path`] in the project dir,
+    /// through a temporary file and a rename so a reader never sees half a report; returns its path.
     pub fn write(&self, project_dir: &Path) -> std::io::Result<PathBuf> {
-        let path = project_dir.join(FILE);
-        let json = crate::redact::redact(&serde_json::to_string_pretty(self).unwrap_or_default());
-        std::fs::write(&path, json)?;
+        let path = path(project_dir);
+        let json = crate::redact::json_pretty(self)?;
+        crate::summary::output_dir(project_dir)?;
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(&tmp, &path)?;
         Ok(path)
     }
 

@@ -236,6 +236,42 @@ impl TargetConfig {
         Ok(())
     }
 
+    /// The environment variables this target reads credentials from (http: `user_env`, `password_env`,
+    /// `token_env` as its `auth` needs, and every `secret_headers` variable); docker targets read none.
+    pub fn credential_vars(&self) -> Vec<&str> {
+        if self.provider != Provider::Http {
+            return Vec::new();
+        }
+        let mut v: Vec<&str> = match self.auth {
+            AuthKind::None => Vec::new(),
+            AuthKind::Basic => [&self.user_env, &self.password_env]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
+            AuthKind::Bearer => self.token_env.iter().map(String::as_str).collect(),
+        };
+        v.extend(self.secret_headers.values().map(String::as_str));
+        v
+    }
+
+    /// Whether a request of this target (url, headers, body, status url) or its verification needs the
+    /// release version.
+    pub fn needs_version(&self) -> bool {
+        if self.provider != Provider::Http {
+            return false;
+        }
+        let uses = |t: &Option<String>| t.as_deref().is_some_and(|t| template::uses(t, "version"));
+        self.verify.expect == Expect::Version
+            || uses(&self.url)
+            || uses(&self.verify.url)
+            || self.headers.values().any(|h| template::uses(h, "version"))
+            || self
+                .body
+                .as_ref()
+                .is_some_and(|b| template::uses_json(b, "version"))
+    }
+
     /// The credentials this target reads from the environment, as (variable, value); a missing or empty
     /// variable is an error naming it. Every value is registered for redaction.
     pub fn read_env(&self, name: &str) -> Result<String, String> {

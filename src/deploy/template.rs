@@ -88,6 +88,21 @@ pub fn check(t: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether template `t` uses the placeholder `{name}`.
+pub fn uses(t: &str, name: &str) -> bool {
+    placeholders(t).iter().any(|(_, _, n)| *n == name)
+}
+
+/// Whether any string (key or value) of a JSON body template uses the placeholder `{name}`.
+pub fn uses_json(v: &serde_json::Value, name: &str) -> bool {
+    match v {
+        serde_json::Value::String(s) => uses(s, name),
+        serde_json::Value::Array(a) => a.iter().any(|x| uses_json(x, name)),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| uses(k, name) || uses_json(v, name)),
+        _ => false,
+    }
+}
+
 /// Replaces the placeholders of `t`.
 pub fn render(t: &str, vars: &Vars) -> String {
     let mut out = String::with_capacity(t.len());
@@ -157,6 +172,16 @@ mod tests {
         );
         assert!(check("{client}{oops}").unwrap_err().contains("{oops}"));
         assert!(check("literal {A} and { x }").is_ok());
+        assert!(uses("https://x/{client}?v={version}", "version"));
+        assert!(!uses("https://x/{client}", "version"));
+        assert!(uses_json(
+            &serde_json::json!({"a": ["{version}"]}),
+            "version"
+        ));
+        assert!(!uses_json(
+            &serde_json::json!({"a": 1, "b": "{image}"}),
+            "version"
+        ));
         let body = serde_json::json!({"image": "{image}", "replicas": 2, "tags": ["{version}"]});
         assert_eq!(
             render_json(&body, &vars),

@@ -41,10 +41,26 @@ pub fn parse_tag(tag: &str, prefix: &str) -> Result<Version, String> {
     };
     Version::parse(bare).map_err(|e| {
         format!(
-            "tag `{tag}` is not a semantic version ({e}): tag releases as {prefix}MAJOR.MINOR.PATCH, \
-             or {prefix}MAJOR.MINOR.PATCH-beta.N for staging"
+            "tag `{}` is not a semantic version ({e}): tag releases as {prefix}MAJOR.MINOR.PATCH, \
+             or {prefix}MAJOR.MINOR.PATCH-beta.N for staging",
+            shown(tag)
         )
     })
+}
+
+/// A tag (or any value from the CI environment) as it is printed in messages: control characters —
+/// a newline in `CI_COMMIT_TAG`, an escape sequence — escaped (`\n`, `\u{1b}`), so one value stays one
+/// line and cannot forge log lines or terminal output.
+pub fn shown(tag: &str) -> String {
+    tag.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The first identifier of a prerelease (`beta` in `beta.2`), if any.
@@ -215,6 +231,15 @@ mod tests {
 
     fn ids() -> Vec<String> {
         vec!["beta".into(), "rc".into()]
+    }
+
+    #[test]
+    fn tags_are_printed_escaped() {
+        assert_eq!(shown("v1.0.0\nINFO deployed"), "v1.0.0\\nINFO deployed");
+        assert_eq!(shown("v1\u{1b}[31m"), "v1\\u{1b}[31m");
+        assert_eq!(shown("v1.0.0-bêta"), "v1.0.0-bêta");
+        let e = parse_tag("v1.0.0\nrm -rf", "v").unwrap_err();
+        assert!(!e.contains('\n') && e.contains("v1.0.0\\nrm -rf"), "{e}");
     }
 
     #[test]

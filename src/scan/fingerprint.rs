@@ -23,6 +23,18 @@ pub fn stable(rule_id: &str, file: &str, secret: &str) -> String {
     format!("{file}:{rule_id}:h{}", &hex[..16])
 }
 
+/// True when `secret` lies inside a stevedore fingerprint (`file:rule-id:h<16 hex>`) written on `line`:
+/// what a detector took for a token there is the hash of one, copied into an ignore file, a baseline or
+/// a report.
+pub fn inside_own(line: &str, secret: &str) -> bool {
+    static OWN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[^\s:]*:[a-z0-9][a-z0-9._-]*:h[0-9a-f]{16}\b").expect("valid regex")
+    });
+    !secret.is_empty()
+        && line.contains(":h")
+        && OWN.find_iter(line).any(|m| m.as_str().contains(secret))
+}
+
 /// gitleaks' line-based fingerprint: `file:rule-id:line`, prefixed with `commit:` for history findings.
 pub fn line_based(commit: Option<&str>, file: &str, rule_id: &str, line: usize) -> String {
     match commit {
@@ -64,6 +76,22 @@ mod tests {
         assert_ne!(a, stable("other", "src/a.py", "AKIA2345"));
         assert_ne!(a, stable("aws-access-key-id", "src/a.py", "AKIA2346"));
         assert!(!a.contains("AKIA2345"));
+    }
+
+    #[test]
+    fn a_hash_inside_a_fingerprint_is_not_a_secret() {
+        let fp = stable("laravel-app-key", ".env.production", "base64:abc");
+        let hash = fp.rsplit(':').next().unwrap();
+        assert!(inside_own(&fp, hash));
+        assert!(inside_own(
+            &format!("  \"Fingerprint\": \"{fp}\","),
+            &hash[1..]
+        ));
+        assert!(inside_own(&format!("{fp} # known"), &fp));
+        // A token that merely looks like a hash, outside a fingerprint, stays a secret.
+        assert!(!inside_own(&format!("key = {hash}"), hash));
+        assert!(!inside_own("a.txt:r:hzzzz", "hzzzz"));
+        assert!(!inside_own(&fp, ""));
     }
 
     #[test]

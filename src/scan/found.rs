@@ -32,7 +32,17 @@ pub struct Located {
     pub commit: Option<Arc<CommitInfo>>,
     /// The stable fingerprint (see [`fingerprint::stable`]).
     pub fingerprint: String,
+    /// Where in a container image it was found (image scans only).
+    pub image: Option<Arc<super::image::Where>>,
+    /// The line the match starts on, bounded to [`CONTEXT_MAX`] bytes around the match (not redacted:
+    /// show it through the report's redaction).
+    pub line: String,
+    /// Found in what is staged for the next commit (`--staged`).
+    pub staged: bool,
 }
+
+/// The most bytes of a finding's line kept as context.
+pub const CONTEXT_MAX: usize = 240;
 
 impl Located {
     /// Locates a finding, computing its stable fingerprint.
@@ -43,6 +53,18 @@ impl Located {
             file,
             commit,
             fingerprint,
+            image: None,
+            line: String::new(),
+            staged: false,
+        }
+    }
+
+    /// Where the finding is, for people: the file, or for an image finding the image, layer and path
+    /// (and whether a later layer deleted it).
+    pub fn place(&self) -> String {
+        match &self.image {
+            Some(w) => w.describe(&self.file),
+            None => self.file.clone(),
         }
     }
 
@@ -61,6 +83,71 @@ impl Located {
     pub fn commit_sha(&self) -> &str {
         self.commit.as_deref().map(|c| c.sha.as_str()).unwrap_or("")
     }
+}
+
+/// Locates the detector's findings in `data` (the content of `file`): each gets its context line, and a
+/// finding whose secret is part of a stevedore fingerprint (`file:rule-id:h<16 hex>`, as ignore files,
+/// baselines and reports hold them) is dropped — a fingerprint is a hash, never a secret.
+pub fn locate(
+    data: &[u8],
+    hits: Vec<Finding>,
+    file: &str,
+    commit: Option<&Arc<CommitInfo>>,
+) -> Vec<Located> {
+    hits.into_iter()
+        .filter_map(|h| {
+            let line = line_at(data, h.start_line);
+            if fingerprint::inside_own(&String::from_utf8_lossy(line), &h.secret) {
+                return None;
+            }
+            let context = context_of(line, h.start_column);
+            let mut l = Located::new(h, file.to_string(), commit.cloned());
+            l.line = context;
+            Some(l)
+        })
+        .collect()
+}
+
+/// The bytes of 1-based line `n` of `data`, without its line ending.
+fn line_at(data: &[u8], n: usize) -> &[u8] {
+    let start = if n <= 1 {
+        0
+    } else {
+        match memchr::memchr_iter(b'\n', data).nth(n - 2) {
+            Some(i) => i + 1,
+            None => return &[],
+        }
+    };
+    let rest = &data[start..];
+    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    let l = &rest[..end];
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+/// A line cut to at most [`CONTEXT_MAX`] bytes around 1-based byte column `col`, marked `…` where cut.
+fn context_of(line: &[u8], col: usize) -> String {
+    let text = String::from_utf8_lossy(line);
+    if text.len() <= CONTEXT_MAX {
+        return text.into_owned();
+    }
+    let at = col.saturating_sub(1).min(text.len());
+    let mut start = at.saturating_sub(CONTEXT_MAX / 4);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (start + CONTEXT_MAX).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut s = String::new();
+    if start > 0 {
+        s.push('…');
+    }
+    s.push_str(&text[start..end]);
+    if end < text.len() {
+        s.push('…');
+    }
+    s
 }
 
 /// Counters of one scan (or of one part of it: tree, history, staged), summed with [`Stats::add`].
@@ -129,6 +216,8 @@ pub struct Limits {
     pub exclude: globset::GlobSet,
     /// Worker threads.
     pub threads: usize,
+    /// stevedore's own files (reports, summary, ignore files, baseline): never scanned.
+    pub own: super::suppress::OwnFiles,
 }
 
 impl Default for Limits {
@@ -137,6 +226,7 @@ impl Default for Limits {
             max_file_size: super::settings::DEFAULT_MAX_FILE_SIZE,
             exclude: globset::GlobSet::empty(),
             threads: default_threads(),
+            own: super::suppress::OwnFiles::default(),
         }
     }
 }
@@ -153,6 +243,11 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
+}
+
+/// True when the content of a blob of `size` bytes must not be read: over the limit.
+pub fn too_large(size: u64, limits: &Limits) -> bool {
+    size > limits.max_file_size
 }
 
 /// True when content looks binary: a NUL byte in its first 8000 bytes (git's own heuristic).

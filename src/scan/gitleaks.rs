@@ -85,6 +85,55 @@ pub struct Loaded {
     pub notes: Vec<String>,
 }
 
+/// gitleaks' rule ids for rules stevedore has under another id (gitleaks 8.30's default rules; the
+/// rules both name alike need no entry). Read wherever a gitleaks file or report names a rule: ignore
+/// files' `[commit:]file:rule:line` entries and json baselines.
+pub const RULE_IDS: &[(&str, &str)] = &[
+    ("aws-access-token", "aws-access-key-id"),
+    (
+        "airtable-personnal-access-token",
+        "airtable-personal-access-token",
+    ),
+    (
+        "aws-amazon-bedrock-api-key-long-lived",
+        "aws-bedrock-api-key",
+    ),
+    (
+        "aws-amazon-bedrock-api-key-short-lived",
+        "aws-bedrock-short-term-key",
+    ),
+    ("artifactory-api-key", "jfrog-api-key"),
+    ("artifactory-reference-token", "jfrog-reference-token"),
+    ("cloudflare-api-key", "cloudflare-api-token"),
+    ("gcp-service-account", "gcp-service-account-key"),
+    ("gitlab-pat-routable", "gitlab-pat"),
+    ("gitlab-rrt", "gitlab-runner-registration-token"),
+    (
+        "gitlab-runner-authentication-token-routable",
+        "gitlab-runner-authentication-token",
+    ),
+    ("jwt-base64", "jwt"),
+    ("new-relic-browser-api-token", "newrelic-browser-api-token"),
+    ("new-relic-insert-key", "newrelic-insert-key"),
+    ("new-relic-user-api-key", "newrelic-user-api-key"),
+    ("settlemint-application-access-token", "settlemint-token"),
+    ("settlemint-personal-access-token", "settlemint-token"),
+    ("settlemint-service-access-token", "settlemint-token"),
+    ("shopify-custom-access-token", "shopify-access-token"),
+    ("shopify-private-app-access-token", "shopify-access-token"),
+    ("shopify-shared-secret", "shopify-access-token"),
+    ("square-secret", "square-oauth-secret"),
+];
+
+/// Our id for a rule id read from a gitleaks file or report (unchanged when both tools use it).
+pub fn our_rule_id(gitleaks_id: &str) -> &str {
+    RULE_IDS
+        .iter()
+        .find(|(g, _)| *g == gitleaks_id)
+        .map(|(_, o)| *o)
+        .unwrap_or(gitleaks_id)
+}
+
 /// Loads a gitleaks configuration file (exit 2 naming file and rule on any problem).
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     load_depth(path, 0)

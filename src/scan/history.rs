@@ -11,7 +11,7 @@
 //!    commit; a secret the file already held before the range is not reported for the range.
 
 use super::detect::Detector;
-use super::found::{CommitInfo, Limits, Located, ScanResult, Stats, is_binary};
+use super::found::{CommitInfo, Limits, Located, ScanResult, Stats, is_binary, locate};
 use crate::exit::{CodeExt, ExitCode};
 use anyhow::Context;
 use gix::ObjectId;
@@ -149,7 +149,8 @@ pub fn scan_history(
             &mut seen_trees,
             &mut seen_blobs,
             &mut |bid, path| {
-                if limits.excluded(&path) {
+                if limits.own.contains(&path) {
+                } else if limits.excluded(&path) {
                     excluded += 1;
                 } else {
                     jobs.push(Job {
@@ -376,11 +377,9 @@ fn scan_jobs(
                     bytes.fetch_add(data.len() as u64, Relaxed);
                     on_bytes(data.len() as u64);
                     let info = &commits[job.commit].info;
-                    for h in detector.scan(&job.path, Some(&info.sha), data) {
-                        local.push((
-                            job.commit,
-                            Located::new(h, job.path.clone(), Some(info.clone())),
-                        ));
+                    let hits = detector.scan(&job.path, Some(&info.sha), data);
+                    for l in locate(data, hits, &job.path, Some(info)) {
+                        local.push((job.commit, l));
                     }
                 }
                 found

@@ -1,12 +1,247 @@
 //! The `[scan]` table of `stevedore.toml` and the value types it shares with the command line.
 
+use super::found::Limits;
 use super::rule::{Allowlist, RegexTarget};
+use super::{ScanArgs, found};
+use crate::app::App;
+use crate::exit::{CodeExt, ExitCode, coded};
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Default `max_file_size`: 10 MB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10_000_000;
+
+/// Flags, environment and the `[scan]` table resolved once: everything a scan run decides from.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The directory scanned, or the directory holding [`Settings::file`]: where ignore files and
+    /// `.gitleaks.toml` are looked for and history is read from.
+    pub root: PathBuf,
+    /// A single file to scan (`stevedore scan FILE`), by its name in `root`.
+    pub file: Option<String>,
+    /// The project directory (summary, default report directory).
+    pub project_dir: PathBuf,
+    /// In a CI job.
+    pub ci: bool,
+    /// `--history`, or `[scan] history = true`.
+    pub history: bool,
+    /// `--since REV`.
+    pub since: Option<String>,
+    /// `--no-tree`.
+    pub no_tree: bool,
+    /// `--staged`.
+    pub staged: bool,
+    /// How much of each secret is hidden.
+    pub redact: Redact,
+    /// `-v`: print each finding's context line (redacted).
+    pub verbose: bool,
+    /// The report to write: format and path (`-` is stdout).
+    pub report: Option<(ReportFormat, PathBuf)>,
+    /// A previous report whose findings do not fail the job.
+    pub baseline: Option<PathBuf>,
+    /// Exit code when findings remain.
+    pub exit_code: i32,
+    /// Size limit, excludes, threads.
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// Resolves the flags of `stevedore scan` against the environment and the `[scan]` table. Errors
+    /// (exit 2) name the flag or path and the fix.
+    pub fn resolve(app: &App, args: &ScanArgs) -> anyhow::Result<Settings> {
+        let cfg = &app.config.scan;
+        let (root, file) = target(args.path.as_deref(), &app.ctx.project_dir)?;
+        if file.is_some() && (args.history || args.since.is_some() || args.staged || args.no_tree) {
+            return Err(coded(
+                ExitCode::Usage,
+                "a single file is scanned as it is on disk: --history, --since, --staged and --no-tree take a directory",
+            ));
+        }
+        let redact = args.redact.or(cfg.redact).unwrap_or_default();
+        if redact.0 < 100 && app.ctx.ci {
+            return Err(coded(
+                ExitCode::Usage,
+                format!(
+                    "--redact={} is refused in CI: job logs and artifacts must never hold a secret or part of one (run it on your machine instead)",
+                    if redact.0 == 0 {
+                        "false".to_string()
+                    } else {
+                        redact.0.to_string()
+                    }
+                ),
+            ));
+        }
+        Ok(Settings {
+            root,
+            file,
+            project_dir: app.ctx.project_dir.clone(),
+            ci: app.ctx.ci,
+            history: args.history || (cfg.history && args.since.is_none()),
+            since: args.since.clone(),
+            no_tree: args.no_tree,
+            staged: args.staged,
+            redact,
+            verbose: app.out.is_verbose(),
+            report: report_target(args, cfg)?,
+            baseline: args.baseline.clone().or_else(|| cfg.baseline.clone()),
+            exit_code: args.exit_code.or(cfg.exit_code).unwrap_or(1),
+            limits: Limits {
+                max_file_size: args
+                    .max_file_size
+                    .or(cfg.max_file_size)
+                    .map(|b| b.0)
+                    .unwrap_or(DEFAULT_MAX_FILE_SIZE),
+                exclude: glob_set(&cfg.exclude).code(ExitCode::Usage)?,
+                threads: args
+                    .threads
+                    .or(cfg.threads)
+                    .unwrap_or_else(found::default_threads)
+                    .max(1),
+                own: Default::default(),
+            },
+        })
+    }
+}
+
+/// The directory to scan and, for `stevedore scan FILE`, the file's name in it.
+fn target(path: Option<&Path>, project_dir: &Path) -> anyhow::Result<(PathBuf, Option<String>)> {
+    let Some(p) = path else {
+        return Ok((project_dir.to_path_buf(), None));
+    };
+    let md = std::fs::metadata(p).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::NotFound {
+            "does not exist".to_string()
+        } else {
+            format!("cannot be read ({e})")
+        };
+        coded(
+            ExitCode::Usage,
+            format!(
+                "{} {why}: pass a directory or file to scan (default: the project dir)",
+                p.display()
+            ),
+        )
+    })?;
+    if md.is_dir() {
+        return Ok((p.to_path_buf(), None));
+    }
+    if !md.is_file() {
+        return Err(coded(
+            ExitCode::Usage,
+            format!(
+                "{} is neither a directory nor a regular file: pass a directory or file to scan",
+                p.display()
+            ),
+        ));
+    }
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, Some(name)))
+}
+
+/// The report format and path from `--report-format`, `--report-path` and `[scan]`.
+fn report_target(
+    args: &ScanArgs,
+    cfg: &ScanConfig,
+) -> anyhow::Result<Option<(ReportFormat, PathBuf)>> {
+    let path = args.report_path.clone().or_else(|| cfg.report_path.clone());
+    let format = args
+        .report_format
+        .or(cfg.report_format)
+        .or_else(|| path.as_deref().and_then(ReportFormat::from_path));
+    match (format, path) {
+        (Some(f), p) => Ok(Some((
+            f,
+            // The default report goes to stevedore's output directory (`.stevedore/`, git-ignored).
+            p.unwrap_or_else(|| PathBuf::from(crate::summary::DIR).join(f.default_path())),
+        ))),
+        (None, Some(p)) => Err(coded(
+            ExitCode::Usage,
+            format!(
+                "cannot tell the report format from {}: add --report-format gitlab|sarif|json|csv|junit",
+                p.display()
+            ),
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// How much of each secret reports and logs hide, as a percentage (gitleaks' `--redact=N`): 100 shows
+/// `REDACTED`, 0 the whole secret, N in between the first (100−N)% followed by `...`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Redact(pub u8);
+
+impl Default for Redact {
+    fn default() -> Redact {
+        Redact(100)
+    }
+}
+
+impl Redact {
+    /// True when any part of a secret is hidden.
+    pub fn is_on(self) -> bool {
+        self.0 > 0
+    }
+
+    /// The secret as reports show it (gitleaks' masking: the first `len·(100−N)/100` bytes, rounded
+    /// half to even, then `...`; `REDACTED` at 100%).
+    pub fn mask(self, secret: &str) -> String {
+        if self.0 >= 100 {
+            return super::report::REDACTED.to_string();
+        }
+        if self.0 == 0 || secret.is_empty() {
+            return secret.to_string();
+        }
+        let keep =
+            (secret.len() as f64 * f64::from(100 - self.0) / 100.0).round_ties_even() as usize;
+        let mut end = keep.min(secret.len());
+        while !secret.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &secret[..end])
+    }
+}
+
+impl FromStr for Redact {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Redact, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "" => Ok(Redact(100)),
+            "false" => Ok(Redact(0)),
+            n => match n.parse::<u8>() {
+                Ok(p) if p <= 100 => Ok(Redact(p)),
+                _ => Err(format!(
+                    "redact must be true, false or a percentage 0..100 of each secret to hide, not {s:?}"
+                )),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Redact {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Num(i64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Bool(b) => b.to_string(),
+            Raw::Num(n) => n.to_string(),
+            Raw::Text(s) => s,
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 /// The `[scan]` table of `stevedore.toml`. Every key is optional.
 ///
@@ -52,8 +287,9 @@ pub struct ScanConfig {
     pub baseline: Option<PathBuf>,
     /// Exit code when findings remain after suppression (default 1). Flag `--exit-code`.
     pub exit_code: Option<i32>,
-    /// Redact secrets in reports and logs (default `true`; `false` is refused in CI). Flag `--redact`.
-    pub redact: Option<bool>,
+    /// Redact secrets in reports and logs: `true` (default, 100%), `false`, or a percentage of each secret
+    /// to hide as gitleaks' `--redact=N`; anything under 100% is refused in CI. Flag `--redact`.
+    pub redact: Option<Redact>,
     /// Scan every commit reachable from HEAD, as `--history` does.
     pub history: bool,
     /// Worker threads (default: one per core).
@@ -210,6 +446,17 @@ pub enum ReportFormat {
 }
 
 impl ReportFormat {
+    /// The format's name as users type it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Gitlab => "gitlab",
+            ReportFormat::Sarif => "sarif",
+            ReportFormat::Json => "json",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Junit => "junit",
+        }
+    }
+
     /// The default report file name for the format.
     pub fn default_path(self) -> &'static str {
         match self {
@@ -317,5 +564,44 @@ regexes = ['''example''']
         assert!(set.is_match("vendor/x/y.go"));
         assert!(set.is_match("a/b/c.min.js"));
         assert!(!set.is_match("src/vendored.go"));
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+
+    #[test]
+    fn redact_parses_like_gitleaks() {
+        assert_eq!("true".parse::<Redact>().unwrap(), Redact(100));
+        assert_eq!("false".parse::<Redact>().unwrap(), Redact(0));
+        assert_eq!("20".parse::<Redact>().unwrap(), Redact(20));
+        assert!("101".parse::<Redact>().is_err());
+        assert!("maybe".parse::<Redact>().is_err());
+    }
+
+    #[test]
+    fn masks_as_gitleaks_does() {
+        // Values checked against gitleaks 8.30 `--redact=N` on the same 20-character secret.
+        let s = "AKIAZ4QR7TXW2MLPKV3N"; // stevedore:allow (fixture)
+        assert_eq!(Redact(100).mask(s), "REDACTED");
+        assert_eq!(Redact(0).mask(s), s);
+        assert_eq!(Redact(20).mask(s), "AKIAZ4QR7TXW2MLP...");
+        assert_eq!(Redact(50).mask(s), "AKIAZ4QR7T...");
+    }
+
+    #[test]
+    fn redact_in_config_takes_bool_or_percentage() {
+        for (v, want) in [("true", 100), ("false", 0), ("30", 30), ("\"75\"", 75)] {
+            let c = crate::config::Config::parse(
+                &format!("[scan]\nredact = {v}\n"),
+                Path::new("s.toml"),
+            )
+            .unwrap();
+            assert_eq!(c.scan.redact, Some(Redact(want)), "{v}");
+        }
+        let e = crate::config::Config::parse("[scan]\nredact = 300\n", Path::new("s.toml"))
+            .unwrap_err();
+        assert!(crate::exit::render(&e).contains("s.toml:2"));
     }
 }

@@ -3,7 +3,7 @@
 //! reported again (the hook is about what this commit adds).
 
 use super::detect::Detector;
-use super::found::{Limits, Located, ScanResult, Stats, is_binary};
+use super::found::{Limits, ScanResult, Stats, is_binary, locate};
 use super::history::{blob_contains, open};
 use anyhow::Context;
 use gix::ObjectId;
@@ -42,8 +42,17 @@ pub fn scan_staged(dir: &Path, detector: &Detector, limits: &Limits) -> anyhow::
         if head_files.get(&path) == Some(&entry.id) {
             continue;
         }
+        if limits.own.contains(&path) {
+            continue;
+        }
         if limits.excluded(&path) {
             stats.skipped_excluded += 1;
+            continue;
+        }
+        if let Ok(h) = repo.find_header(entry.id)
+            && h.size() > limits.max_file_size
+        {
+            stats.skipped_too_large += 1;
             continue;
         }
         let blob = repo
@@ -61,13 +70,15 @@ pub fn scan_staged(dir: &Path, detector: &Detector, limits: &Limits) -> anyhow::
         }
         stats.blobs_scanned += 1;
         stats.bytes_scanned += data.len() as u64;
-        for f in detector.scan(&path, None, data) {
+        let hits = detector.scan(&path, None, data);
+        for mut f in locate(data, hits, &path, None) {
             let already = head_tree.is_some_and(|t| {
                 head_files.contains_key(&path)
-                    && blob_contains(&repo, t, &path, f.secret.as_bytes())
+                    && blob_contains(&repo, t, &path, f.finding.secret.as_bytes())
             });
             if !already {
-                findings.push(Located::new(f, path.clone(), None));
+                f.staged = true;
+                findings.push(f);
             }
         }
     }

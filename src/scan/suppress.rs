@@ -12,14 +12,159 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// The ignore file names looked for in the scanned directory.
+/// The ignore file names looked for in the scanned directory, the project directory and the top of the
+/// repository.
 pub const IGNORE_FILES: &[&str] = &[".gitleaksignore", ".stevedoreignore"];
+
+/// stevedore's own directory in a project (summary, reports): never scanned.
+pub const OWN_DIR: &str = ".stevedore";
+
+/// File names stevedore writes (or wrote, before [`OWN_DIR`]) in a project: the run summary, the deploy
+/// report and the default report of each format. Never findings, wherever they sit.
+pub const OWN_NAMES: &[&str] = &[
+    "stevedore-summary.json",
+    "deploy-report.json",
+    "gl-secret-detection-report.json",
+    "stevedore-scan.sarif",
+    "stevedore-scan.json",
+    "stevedore-scan.csv",
+    "stevedore-scan.xml",
+];
+
+/// gitleaks' catch-all rule: its line entries stand for whatever rule of ours found that line.
+const GENERIC: &str = "generic-api-key";
+
+/// stevedore's own files, which a scan never reads: anything under [`OWN_DIR`], the ignore files, the
+/// names in [`OWN_NAMES`] (and deploy report shards), and the paths given (the configured baseline and
+/// report), all relative to the repository like findings' paths.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnFiles {
+    /// Extra paths, `/`-separated, as findings name files.
+    pub paths: HashSet<String>,
+}
+
+impl OwnFiles {
+    /// True when `rel` (a finding's path) is one of stevedore's own files.
+    pub fn contains(&self, rel: &str) -> bool {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        rel.split('/').any(|c| c == OWN_DIR)
+            || IGNORE_FILES.contains(&name)
+            || OWN_NAMES.contains(&name)
+            || is_deploy_shard(name)
+            || self.paths.contains(rel)
+    }
+}
+
+/// `deploy-report-I-of-N.json`.
+fn is_deploy_shard(name: &str) -> bool {
+    name.strip_prefix("deploy-report-")
+        .and_then(|s| s.strip_suffix(".json"))
+        .and_then(|s| s.split_once("-of-"))
+        .is_some_and(|(i, n)| {
+            !i.is_empty()
+                && !n.is_empty()
+                && i.bytes().all(|b| b.is_ascii_digit())
+                && n.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// Known findings, from ignore files or a baseline, in every form they come in.
+#[derive(Debug, Default)]
+struct Known {
+    /// Our stable fingerprints (`file:rule-id:h<16 hex>`).
+    stable: HashSet<String>,
+    /// Line entries (`[commit:]file:rule-id:line`, gitleaks' fingerprint) with the rule id mapped onto
+    /// ours: (commit or "", file, rule, line).
+    lines: HashSet<(String, String, String, usize)>,
+    /// The same without the rule: (commit or "", file, line), and which of them came from gitleaks'
+    /// generic rule.
+    places: HashSet<(String, String, usize)>,
+    generic_places: HashSet<(String, String, usize)>,
+    /// (file, secret) pairs from a gitleaks report that kept its secrets, hashed.
+    secrets: HashSet<String>,
+}
+
+impl Known {
+    /// Adds one entry: a stable fingerprint or a line fingerprint (ours or gitleaks').
+    fn add_entry(&mut self, entry: &str) {
+        let e = entry.trim();
+        if is_stable(e) {
+            self.stable.insert(e.to_string());
+            return;
+        }
+        let mut parts: Vec<&str> = e.rsplitn(3, ':').collect();
+        parts.reverse();
+        let [head, rule, line] = parts[..] else {
+            self.stable.insert(e.to_string());
+            return;
+        };
+        let Ok(line) = line.parse::<usize>() else {
+            self.stable.insert(e.to_string());
+            return;
+        };
+        let (commit, file) = match head.split_once(':') {
+            Some((c, f)) if is_sha(c) => (c, f),
+            _ => ("", head),
+        };
+        self.add_line(commit, file, rule, line);
+    }
+
+    /// Adds a line entry, mapping a gitleaks rule id onto ours.
+    fn add_line(&mut self, commit: &str, file: &str, rule: &str, line: usize) {
+        let ours = super::gitleaks::our_rule_id(rule);
+        let place = (commit.to_string(), file.to_string(), line);
+        if rule == GENERIC {
+            self.generic_places.insert(place.clone());
+        }
+        self.places.insert(place);
+        self.lines
+            .insert((commit.to_string(), file.to_string(), ours.to_string(), line));
+    }
+
+    /// True when `f` is known.
+    fn matches(&self, f: &Located) -> bool {
+        if self.stable.contains(&f.fingerprint) {
+            return true;
+        }
+        let (file, rule, line) = (&f.file, &f.finding.rule_id, f.finding.start_line);
+        let commits = [f.commit_sha(), ""];
+        let at = |set: &HashSet<(String, String, usize)>| {
+            commits
+                .iter()
+                .any(|c| set.contains(&(c.to_string(), file.clone(), line)))
+        };
+        commits.iter().any(|c| {
+            self.lines
+                .contains(&(c.to_string(), file.clone(), rule.clone(), line))
+        }) || at(&self.generic_places)
+            || (rule == GENERIC && at(&self.places))
+            || (!self.secrets.is_empty()
+                && self.secrets.contains(&secret_key(file, &f.finding.secret)))
+    }
+}
+
+/// True for our stable form: `…:h` + 16 lower-case hex digits.
+fn is_stable(e: &str) -> bool {
+    e.rsplit(':').next().is_some_and(|h| {
+        h.len() == 17 && h.starts_with('h') && h[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// True for a full commit SHA (SHA-1 or SHA-256, hex).
+fn is_sha(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A one-way key for a (file, secret) pair.
+fn secret_key(file: &str, secret: &str) -> String {
+    super::fingerprint::stable("", file, secret)
+}
 
 /// Fingerprints that suppress findings.
 #[derive(Debug, Default)]
 pub struct Suppressions {
-    ignored: HashSet<String>,
-    baseline: HashSet<String>,
+    ignored: Known,
+    baseline: Known,
     /// Ignore files read.
     pub files: Vec<PathBuf>,
 }
@@ -36,35 +181,38 @@ pub enum Reason {
 impl Suppressions {
     /// Reads the ignore files present in `dir`.
     pub fn load_ignore_files(&mut self, dir: &Path) -> anyhow::Result<()> {
-        for name in IGNORE_FILES {
-            let p = dir.join(name);
-            if !p.is_file() {
-                continue;
-            }
-            let text = std::fs::read_to_string(&p).map_err(|e| {
-                coded(
-                    ExitCode::Usage,
-                    format!("cannot read ignore file {}: {e}", p.display()),
-                )
-            })?;
-            self.add_ignore_text(&text);
-            self.files.push(p);
+        for p in ignore_files_in(dir) {
+            self.load_ignore_file(&p)?;
         }
         Ok(())
     }
 
-    /// Adds the entries of an ignore file's text.
+    /// Reads one ignore file.
+    pub fn load_ignore_file(&mut self, p: &Path) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            coded(
+                ExitCode::Usage,
+                format!("cannot read ignore file {}: {e}", p.display()),
+            )
+        })?;
+        self.add_ignore_text(&text);
+        self.files.push(p.to_path_buf());
+        Ok(())
+    }
+
+    /// Adds the entries of an ignore file's text: our stable fingerprints and gitleaks'
+    /// `[commit:]file:rule-id:line` (gitleaks' rule ids mapped onto ours).
     pub fn add_ignore_text(&mut self, text: &str) {
         for line in text.lines() {
             let l = line.trim();
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            self.ignored.insert(l.to_string());
+            self.ignored.add_entry(l);
         }
     }
 
-    /// Reads a baseline: a previous json report (ours or gitleaks').
+    /// Reads a baseline: a previous report (json — ours or gitleaks' —, gitlab or sarif).
     pub fn load_baseline(&mut self, path: &Path) -> anyhow::Result<usize> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             coded(
@@ -96,9 +244,10 @@ impl Suppressions {
                     ),
                 ));
             }
-            let n = fps.len();
-            self.baseline.extend(fps);
-            return Ok(n);
+            for fp in &fps {
+                self.baseline.add_entry(fp);
+            }
+            return Ok(fps.len());
         }
         let entries: Vec<BaselineEntry> = serde_json::from_value(doc).map_err(|e| {
             coded(
@@ -109,31 +258,35 @@ impl Suppressions {
                 ),
             )
         })?;
-        let n = entries.len();
-        for e in entries {
-            if !e.fingerprint.is_empty() {
-                self.baseline.insert(e.fingerprint.clone());
-            }
-            // gitleaks' own reports: also the line-based form built from the fields.
-            if !e.file.is_empty() && !e.rule_id.is_empty() {
-                self.baseline.insert(super::fingerprint::line_based(
-                    Some(&e.commit),
-                    &e.file,
-                    &e.rule_id,
-                    e.start_line,
-                ));
-            }
+        for e in &entries {
+            self.add_baseline_entry(e);
         }
-        Ok(n)
+        Ok(entries.len())
+    }
+
+    /// One entry of a json report: its fingerprint, its place (gitleaks' rule id mapped) and, when
+    /// the report kept it, its secret.
+    fn add_baseline_entry(&mut self, e: &BaselineEntry) {
+        if !e.fingerprint.is_empty() {
+            self.baseline.add_entry(&e.fingerprint);
+        }
+        if !e.file.is_empty() && !e.rule_id.is_empty() {
+            self.baseline
+                .add_line(&e.commit, &e.file, &e.rule_id, e.start_line);
+        }
+        let redacted =
+            e.secret.is_empty() || e.secret == super::report::REDACTED || e.secret.ends_with("...");
+        if !e.file.is_empty() && !redacted {
+            self.baseline.secrets.insert(secret_key(&e.file, &e.secret));
+        }
     }
 
     /// Why `f` is suppressed, if it is.
     pub fn check(&self, f: &Located) -> Option<Reason> {
-        let line = f.line_fingerprint();
-        if self.ignored.contains(&f.fingerprint) || self.ignored.contains(&line) {
+        if self.ignored.matches(f) {
             return Some(Reason::Ignored);
         }
-        if self.baseline.contains(&f.fingerprint) || self.baseline.contains(&line) {
+        if self.baseline.matches(f) {
             return Some(Reason::Baseline);
         }
         None
@@ -158,6 +311,15 @@ impl Suppressions {
             .collect();
         (kept, ign, base)
     }
+}
+
+/// The ignore files present in `dir`.
+pub fn ignore_files_in(dir: &Path) -> Vec<PathBuf> {
+    IGNORE_FILES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 /// The stable fingerprints in a gitlab report (tracking signatures) or a sarif report (partial
@@ -197,6 +359,8 @@ struct BaselineEntry {
     start_line: usize,
     #[serde(rename = "Fingerprint")]
     fingerprint: String,
+    #[serde(rename = "Secret")]
+    secret: String,
 }
 
 #[cfg(test)]

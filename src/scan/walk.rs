@@ -3,7 +3,7 @@
 //! in parallel by the `ignore` crate, each file read once.
 
 use super::detect::Detector;
-use super::found::{Limits, Located, ScanResult, Stats, is_binary};
+use super::found::{Limits, Located, ScanResult, Stats, is_binary, locate};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,12 +20,76 @@ struct Counters {
     unreadable: AtomicU64,
 }
 
-/// Scans the working tree under `root`. Paths are reported as `prefix` + the path under `root` (the prefix
-/// makes them relative to the repository when `root` is a subdirectory of one, so tree and history
-/// findings agree). `on_bytes` is called with the bytes of each file scanned (for progress); `on_error`
-/// with a message for each file that could not be read.
+/// What reading one file gave.
+enum Read {
+    /// The content, to scan.
+    Text(Vec<u8>),
+    /// Over the size limit (checked before reading; the file is never read).
+    TooLarge,
+    /// Binary: a NUL byte in the first block, or holes (a sparse file reads as NULs).
+    Binary,
+}
+
+/// The size of the block sniffed for binary content before a file is read whole.
+const SNIFF: usize = 8000;
+
+/// Reads a file for scanning without ever holding more than the size limit: the size is checked on the
+/// open file, the first block is sniffed for binary content, and a sparse file (holes read as NUL bytes)
+/// is binary without being read.
+fn read_checked(path: &Path, limits: &Limits) -> std::io::Result<Read> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > limits.max_file_size {
+        return Ok(Read::TooLarge);
+    }
+    if has_hole(&f, len) {
+        return Ok(Read::Binary);
+    }
+    let mut data = Vec::with_capacity(len.min(SNIFF as u64) as usize);
+    (&mut f).take(SNIFF as u64).read_to_end(&mut data)?;
+    if is_binary(&data) {
+        return Ok(Read::Binary);
+    }
+    if data.len() == SNIFF {
+        data.reserve(len.saturating_sub(SNIFF as u64) as usize);
+        // A file growing while it is read is cut one byte past the limit, then refused.
+        f.take(limits.max_file_size + 1 - SNIFF as u64)
+            .read_to_end(&mut data)?;
+    }
+    if data.len() as u64 > limits.max_file_size {
+        return Ok(Read::TooLarge);
+    }
+    Ok(Read::Text(data))
+}
+
+/// True when the file has a hole before its end (`SEEK_HOLE`; filesystems without holes say none).
+fn has_hole(f: &std::fs::File, len: u64) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        if len == 0 {
+            return false;
+        }
+        let hole = rustix::fs::seek(f, rustix::fs::SeekFrom::Hole(0));
+        // Leave the position where reading starts.
+        let _ = rustix::fs::seek(f, rustix::fs::SeekFrom::Start(0));
+        matches!(hole, Ok(h) if h < len)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (f, len);
+        false
+    }
+}
+
+/// Scans the working tree under `root` (or, with `file`, that one file in `root`). Paths are reported as
+/// `prefix` + the path under `root` (the prefix makes them relative to the repository when `root` is a
+/// subdirectory of one, so tree and history findings agree). `on_bytes` is called with the bytes of each
+/// file scanned (for progress); `on_error` with a message for each file that could not be read.
+/// stevedore's own directory (`.stevedore/`) and files ([`Limits::own`]) are skipped.
 pub fn scan_tree(
     root: &Path,
+    file: Option<&str>,
     prefix: &str,
     detector: &Detector,
     limits: &Limits,
@@ -35,7 +99,11 @@ pub fn scan_tree(
     let started = Instant::now();
     let counters = Counters::default();
     let found: Mutex<Vec<Located>> = Mutex::new(Vec::new());
-    let walker = ignore::WalkBuilder::new(root)
+    let start = match file {
+        Some(f) => root.join(f),
+        None => root.to_path_buf(),
+    };
+    let walker = ignore::WalkBuilder::new(&start)
         .hidden(false)
         .parents(true)
         .git_ignore(true)
@@ -45,7 +113,7 @@ pub fn scan_tree(
         .ignore(false)
         .follow_links(false)
         .threads(limits.threads.max(1))
-        .filter_entry(|e| e.file_name() != ".git")
+        .filter_entry(|e| e.file_name() != ".git" && e.file_name() != super::suppress::OWN_DIR)
         .build_parallel();
     walker.run(|| {
         let counters = &counters;
@@ -59,43 +127,20 @@ pub fn scan_tree(
                     return ignore::WalkState::Continue;
                 }
             };
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                return ignore::WalkState::Continue;
-            }
-            let rel = format!("{prefix}{}", relative(root, entry.path()));
-            if limits.excluded(&rel) {
-                counters.excluded.fetch_add(1, Relaxed);
-                return ignore::WalkState::Continue;
-            }
-            if let Ok(md) = entry.metadata()
-                && md.len() > limits.max_file_size
-            {
-                counters.large.fetch_add(1, Relaxed);
-                return ignore::WalkState::Continue;
-            }
-            let data = match std::fs::read(entry.path()) {
-                Ok(d) => d,
-                Err(e) => {
-                    on_error(format!("cannot read {rel}: {e}"));
-                    counters.unreadable.fetch_add(1, Relaxed);
-                    return ignore::WalkState::Continue;
+            if entry.file_type().is_some_and(|t| t.is_file()) {
+                let rel = format!("{prefix}{}", relative(root, entry.path()));
+                let hits = scan_file(
+                    entry.path(),
+                    &rel,
+                    detector,
+                    limits,
+                    counters,
+                    on_bytes,
+                    on_error,
+                );
+                if !hits.is_empty() {
+                    found.lock().unwrap_or_else(|e| e.into_inner()).extend(hits);
                 }
-            };
-            if data.len() as u64 > limits.max_file_size {
-                counters.large.fetch_add(1, Relaxed);
-                return ignore::WalkState::Continue;
-            }
-            if is_binary(&data) {
-                counters.binary.fetch_add(1, Relaxed);
-                return ignore::WalkState::Continue;
-            }
-            counters.files.fetch_add(1, Relaxed);
-            counters.bytes.fetch_add(data.len() as u64, Relaxed);
-            on_bytes(data.len() as u64);
-            let hits = detector.scan(&rel, None, &data);
-            if !hits.is_empty() {
-                let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
-                f.extend(hits.into_iter().map(|h| Located::new(h, rel.clone(), None)));
             }
             ignore::WalkState::Continue
         })
@@ -121,6 +166,46 @@ pub fn scan_tree(
             ..Stats::default()
         },
     }
+}
+
+/// Scans one file of the walk, counting what it skips.
+fn scan_file(
+    path: &Path,
+    rel: &str,
+    detector: &Detector,
+    limits: &Limits,
+    counters: &Counters,
+    on_bytes: &(dyn Fn(u64) + Sync),
+    on_error: &(dyn Fn(String) + Sync),
+) -> Vec<Located> {
+    if limits.own.contains(rel) {
+        return Vec::new();
+    }
+    if limits.excluded(rel) {
+        counters.excluded.fetch_add(1, Relaxed);
+        return Vec::new();
+    }
+    let data = match read_checked(path, limits) {
+        Ok(Read::Text(d)) => d,
+        Ok(Read::TooLarge) => {
+            counters.large.fetch_add(1, Relaxed);
+            return Vec::new();
+        }
+        Ok(Read::Binary) => {
+            counters.binary.fetch_add(1, Relaxed);
+            return Vec::new();
+        }
+        Err(e) => {
+            on_error(format!("cannot read {rel}: {e}"));
+            counters.unreadable.fetch_add(1, Relaxed);
+            return Vec::new();
+        }
+    };
+    counters.files.fetch_add(1, Relaxed);
+    counters.bytes.fetch_add(data.len() as u64, Relaxed);
+    on_bytes(data.len() as u64);
+    let hits = detector.scan(rel, None, &data);
+    locate(&data, hits, rel, None)
 }
 
 /// `path` relative to `root`, `/`-separated.

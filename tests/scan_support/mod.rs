@@ -87,7 +87,9 @@ impl Repo {
 
     /// The scan step's facts from the run summary.
     pub fn facts(&self) -> serde_json::Value {
-        let s = self.json("stevedore-summary.json");
+        let path = stevedore::summary::RunSummary::path(self.path());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let s: serde_json::Value = serde_json::from_str(&text).unwrap();
         s["steps"]
             .as_array()
             .unwrap()
@@ -96,6 +98,14 @@ impl Repo {
             .expect("scan recorded")["facts"]
             .clone()
     }
+}
+
+/// A Laravel `APP_KEY` (base64 of 32 random bytes), not a documented example.
+pub const LARAVEL_KEY: &str = "base64:Yk9oM2ZqdVhZV0pKcG1YQ0xzbEZ5SHpQbTZ4d0VxTnI="; // stevedore:allow (fixture)
+
+/// A Laravel `.env.production` holding [`LARAVEL_KEY`] on line 3.
+pub fn laravel_env() -> String {
+    format!("APP_NAME=Clinic\nAPP_ENV=production\nAPP_KEY={LARAVEL_KEY}\nAPP_DEBUG=false\n")
 }
 
 /// A python file holding `key` on line `line` (1-based), with ordinary code around it.

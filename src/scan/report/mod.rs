@@ -24,8 +24,8 @@ pub const REDACTED: &str = "REDACTED";
 pub struct Report<'a> {
     /// The findings that remain after suppression.
     pub findings: &'a [Located],
-    /// Redact secrets.
-    pub redact: bool,
+    /// How much of each secret is hidden.
+    pub redact: super::settings::Redact,
     /// When the scan started and ended (UTC).
     pub started: chrono::DateTime<chrono::Utc>,
     /// When the scan ended (UTC).
@@ -37,24 +37,33 @@ pub struct Report<'a> {
 impl Report<'_> {
     /// The secret as reports show it.
     pub fn secret(&self, f: &Located) -> String {
-        if self.redact {
-            REDACTED.to_string()
-        } else {
-            f.finding.secret.clone()
-        }
+        self.redact.mask(&f.finding.secret)
     }
 
     /// The whole match as reports show it.
     pub fn matched(&self, f: &Located) -> String {
-        if self.redact {
-            let m = if f.finding.secret.is_empty() {
-                f.finding.matched.clone()
-            } else {
-                f.finding.matched.replace(&f.finding.secret, REDACTED)
-            };
-            crate::redact::redact(&m)
+        self.shown(f, &f.finding.matched)
+    }
+
+    /// The finding's context line as reports and `-v` show it.
+    pub fn line(&self, f: &Located) -> String {
+        self.shown(f, &f.line)
+    }
+
+    /// `text` with the finding's secret masked (and, when redacting, every registered secret).
+    fn shown(&self, f: &Located, text: &str) -> String {
+        if !self.redact.is_on() {
+            return text.to_string();
+        }
+        let t = if f.finding.secret.is_empty() {
+            text.to_string()
         } else {
-            f.finding.matched.clone()
+            text.replace(&f.finding.secret, &self.secret(f))
+        };
+        if self.redact.0 >= 100 {
+            crate::redact::redact(&t)
+        } else {
+            t
         }
     }
 
@@ -84,8 +93,13 @@ impl Report<'_> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the report directory {}", dir.display()))
+            let made = if dir.file_name() == Some(std::ffi::OsStr::new(crate::summary::DIR)) {
+                // stevedore's output directory gets its `.gitignore`.
+                crate::summary::output_dir(dir.parent().unwrap_or(Path::new("."))).map(|_| ())
+            } else {
+                std::fs::create_dir_all(dir)
+            };
+            made.with_context(|| format!("cannot create the report directory {}", dir.display()))
                 .code(ExitCode::Usage)?;
         }
         std::fs::write(path, text)

@@ -12,10 +12,19 @@ pub fn lines(r: &Report) -> Vec<String> {
                 .commit
                 .as_deref()
                 .map(|c| format!("{} {}", &c.sha[..c.sha.len().min(8)], c.author))
-                .unwrap_or_else(|| "(working tree)".into());
+                .unwrap_or_else(|| {
+                    if f.image.is_some() {
+                        "(image)"
+                    } else if f.staged {
+                        "(staged)"
+                    } else {
+                        "(working tree)"
+                    }
+                    .into()
+                });
             vec![
                 f.finding.rule_id.clone(),
-                format!("{}:{}", f.file, f.finding.start_line),
+                format!("{}:{}", f.place(), f.finding.start_line),
                 commit,
                 r.secret(f),
                 f.fingerprint.clone(),
@@ -26,4 +35,21 @@ pub fn lines(r: &Report) -> Vec<String> {
         &["RULE", "LOCATION", "COMMIT", "SECRET", "FINGERPRINT"],
         &rows,
     )
+}
+
+/// `-v`: each finding's location and context line, the secret masked as in the table.
+pub fn context_lines(r: &Report) -> Vec<String> {
+    r.findings
+        .iter()
+        .map(|f| {
+            let staged = if f.staged { " (staged)" } else { "" };
+            format!(
+                "{}:{}{staged} [{}]: {}",
+                f.place(),
+                f.finding.start_line,
+                f.finding.rule_id,
+                r.line(f).trim()
+            )
+        })
+        .collect()
 }

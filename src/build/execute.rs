@@ -1,0 +1,227 @@
+//! The side effects of a build, driven by the plan: the registry login (checked before a long build),
+//! the disk guard, what the daemon holds, the build, the extra tags, the push and the dotenv file.
+
+use super::builder::{self, Built};
+use super::plan::{Observed, Plan};
+use super::registry::{self, Credentials, Registry};
+use super::settings::Settings;
+use super::{disk, push, tags};
+use crate::app::App;
+use crate::exit::{ExitCode, coded};
+use crate::output::human_bytes;
+use bollard::Docker;
+use std::path::Path;
+
+/// The registry login for `--push`: the credentials found and a client that checked them.
+pub struct Login {
+    /// The credentials, when any were found.
+    pub creds: Option<Credentials>,
+    /// The registry's API client.
+    pub registry: Registry,
+}
+
+/// What the build did.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The build's result.
+    pub built: Built,
+    /// The pushed digest (`sha256:…`), with `--push`.
+    pub digest: Option<String>,
+}
+
+/// Removes the `--dotenv` file an earlier run left, so a failure of this run never leaves one that
+/// describes another build (it is written again only on success).
+pub fn clear_dotenv(path: Option<&Path>) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(coded(
+            ExitCode::Usage,
+            format!(
+                "cannot remove the old dotenv file {} ({e}) — it would describe an earlier build; pass a writable path to --dotenv",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// With `--push`, finds the registry credentials and checks them — failing fast, before a long build.
+pub async fn login(app: &App, settings: &Settings) -> anyhow::Result<Option<Login>> {
+    if !settings.push {
+        return Ok(None);
+    }
+    let host = tags::registry_of(&settings.repo);
+    let creds = registry::credentials_for(&app.ctx, &host)?;
+    let registry = Registry::new(&host, creds.clone())?;
+    registry
+        .check_login(&tags::path_in_registry(&settings.repo))
+        .await?;
+    Ok(Some(Login { creds, registry }))
+}
+
+/// Checks free space under the daemon's data root and runs the prune policy first when it is short.
+pub async fn disk_guard(app: &App, docker: &Docker) -> anyhow::Result<()> {
+    let min = app.config.build.min_free;
+    let Ok(info) = docker.info().await else {
+        app.out
+            .detail("disk guard: the daemon's info is unavailable; not checked");
+        return Ok(());
+    };
+    let Some(root) = info.docker_root_dir else {
+        return Ok(());
+    };
+    let Some((free, total)) = disk::space(Path::new(&root)) else {
+        app.out.detail(format!(
+            "disk guard: {root} is not on this machine (remote daemon); not checked"
+        ));
+        return Ok(());
+    };
+    if !min.is_short(free, total) {
+        app.out.detail(format!(
+            "disk guard: {} free of {} under {root}",
+            human_bytes(free),
+            human_bytes(total)
+        ));
+        return Ok(());
+    }
+    app.out.warn(format!(
+        "only {} free of {} under Docker's data root {root} (below [build] min_free = {min}): running the prune policy first",
+        human_bytes(free),
+        human_bytes(total)
+    ));
+    // Nested: prune's result lines go to the log, so build's stdout (--json) stays its own.
+    // The guard is best effort: a prune that fails is reported, and the build goes on (the
+    // daemon itself says so if the disk really is full).
+    match crate::prune::run(&app.nested(), &crate::prune::PruneArgs::default()).await {
+        Ok(pruned) => app.out.info(format!("prune: {}", pruned.headline)),
+        Err(e) => app.out.warn(format!(
+            "the disk guard's prune failed, building anyway: {}",
+            crate::exit::render(&e).trim_start_matches("error: ")
+        )),
+    }
+    Ok(())
+}
+
+/// What the plan needs to know of the daemon: its OS and API version, and which default cache
+/// candidates it holds.
+pub async fn observe(app: &App, docker: &Docker, settings: &Settings) -> Observed {
+    let mut observed = Observed::default();
+    match docker.version().await {
+        Ok(v) => {
+            observed.os = v.os;
+            observed.api_version = v.api_version;
+        }
+        Err(e) => app.out.detail(format!(
+            "cannot read the daemon's version ({e}); using the classic builder"
+        )),
+    }
+    if settings.cache_from.is_empty() {
+        for r in super::plan::default_cache_refs(&settings.repo, &settings.tags) {
+            if docker.inspect_image(&r).await.is_ok() {
+                observed.present.push(r);
+            }
+        }
+    }
+    observed
+}
+
+/// Builds, tags and (with `--push`) pushes as planned, then writes the dotenv file.
+pub async fn execute(
+    app: &App,
+    docker: &Docker,
+    plan: &Plan,
+    login: Option<&Login>,
+) -> anyhow::Result<Done> {
+    for w in &plan.warnings {
+        app.out.warn(w);
+    }
+    app.out.info(format!(
+        "builder: {}{}",
+        if plan.builder == super::plan::Builder::BuildKit {
+            "BuildKit"
+        } else {
+            "classic"
+        },
+        if plan.cache_from.is_empty() {
+            String::new()
+        } else {
+            format!(", cache from {}", plan.cache_from.join(", "))
+        }
+    ));
+    let built = builder::build(app, docker, plan).await?;
+    app.out.info(format!(
+        "sent {} in {} entries ({} ignored); built {}",
+        human_bytes(built.context_bytes),
+        built.context_entries,
+        built.ignored,
+        built.image_id
+    ));
+    tag(docker, plan).await?;
+    let digest = match (&plan.push, login) {
+        (Some(to), Some(login)) => Some(push_tags(app, docker, plan, to, login).await?),
+        _ => None,
+    };
+    let done = Done { built, digest };
+    write_dotenv(plan, &done)?;
+    Ok(done)
+}
+
+/// Adds the plan's other tags to the built image.
+async fn tag(docker: &Docker, plan: &Plan) -> anyhow::Result<()> {
+    let repo = &plan.settings.repo;
+    for tag in &plan.settings.tags[1..] {
+        let opts = bollard::query_parameters::TagImageOptions {
+            repo: Some(repo.clone()),
+            tag: Some(tag.clone()),
+        };
+        docker
+            .tag_image(plan.image(), Some(opts))
+            .await
+            .map_err(|e| {
+                coded(
+                    ExitCode::Outside,
+                    format!("cannot tag {} as {repo}:{tag}: {e}", plan.image()),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Pushes every tag and returns the digest the registry serves.
+async fn push_tags(
+    app: &App,
+    docker: &Docker,
+    plan: &Plan,
+    to: &super::plan::PushTo,
+    login: &Login,
+) -> anyhow::Result<String> {
+    let dest = push::Destination {
+        registry: &login.registry,
+        host: &to.host,
+        path: &to.path,
+        creds: login.creds.as_ref(),
+    };
+    push::push_all(app, docker, &plan.settings.repo, &plan.settings.tags, &dest).await
+}
+
+/// The repository with the pushed digest (`repo@sha256:…`).
+pub fn image_digest(plan: &Plan, done: &Done) -> Option<String> {
+    done.digest
+        .as_ref()
+        .map(|d| format!("{}@{d}", plan.settings.repo))
+}
+
+/// Writes `--dotenv` (IMAGE, IMAGE_DIGEST, IMAGE_TAGS, IMAGE_ID), only after everything succeeded.
+fn write_dotenv(plan: &Plan, done: &Done) -> anyhow::Result<()> {
+    let Some(path) = &plan.settings.dotenv else {
+        return Ok(());
+    };
+    let mut pairs: Vec<(&str, String)> = vec![("IMAGE", plan.image().to_string())];
+    if let Some(d) = image_digest(plan, done) {
+        pairs.push(("IMAGE_DIGEST", d));
+    }
+    pairs.push(("IMAGE_TAGS", plan.settings.tags.join(",")));
+    pairs.push(("IMAGE_ID", done.built.image_id.clone()));
+    crate::dotenv::write(path, &pairs)
+}

@@ -1,0 +1,361 @@
+//! Settings: the flags, the environment and the `[build]` table resolved once into a plain value —
+//! the context directory, the Dockerfile, build arguments, labels, the repository and its tags. Errors
+//! name the flag (or `file:line:key`, from the config loader) and the fix; exit 2.
+
+use super::dockerignore::Matcher;
+use super::{BuildArgs, BuildConfig, tags};
+use crate::ci::Context;
+use crate::exit::{ExitCode, coded};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Which builder runs the build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderChoice {
+    /// BuildKit when the daemon supports it, else the classic builder.
+    #[default]
+    Auto,
+    /// BuildKit (through a session with the daemon).
+    Buildkit,
+    /// The classic builder.
+    Classic,
+}
+
+/// A duration written for people: `90s`, `30m`, `2h`, or a number of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
+impl std::str::FromStr for Timeout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || format!("{s:?} is not a duration: use e.g. 90s, 30m or 2h");
+        let (num, mult) = match t.char_indices().last() {
+            Some((i, 's')) => (&t[..i], 1),
+            Some((i, 'm')) => (&t[..i], 60),
+            Some((i, 'h')) => (&t[..i], 3600),
+            _ => (t, 1),
+        };
+        let n: u64 = num.trim().parse().map_err(|_| bad())?;
+        if n == 0 {
+            return Err(bad());
+        }
+        Ok(Timeout(Duration::from_secs(n * mult)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timeout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::units::from_str(d)
+    }
+}
+
+/// The default `--timeout`: one hour, enough to upload a large context to a slow daemon.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Everything the user asked for, resolved (flags > environment > `[build]` > defaults).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The context directory (absolute).
+    pub context: PathBuf,
+    /// The Dockerfile's path inside the context, `/`-separated.
+    pub dockerfile: String,
+    /// The compiled `.dockerignore`.
+    pub matcher: Matcher,
+    /// The repository, lower-cased.
+    pub repo: String,
+    /// The tags, the first one built and the others added.
+    pub tags: Vec<String>,
+    /// Build arguments.
+    pub build_args: BTreeMap<String, String>,
+    /// Labels (OCI ones from the CI context, `stevedore.project`, then configured and given ones).
+    pub labels: BTreeMap<String, String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--platform`.
+    pub platform: Option<String>,
+    /// `--cache-from`, when given; else the defaults are found at build time.
+    pub cache_from: Vec<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// Builder choice.
+    pub builder: BuilderChoice,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// `--push`.
+    pub push: bool,
+    /// `--dotenv`.
+    pub dotenv: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+}
+
+fn usage(msg: String) -> anyhow::Error {
+    coded(ExitCode::Usage, msg)
+}
+
+/// Splits `K=V`; a bare `K` takes its value from the environment (skipped with `None` when unset).
+fn key_value(raw: &str, flag: &str, env: bool) -> anyhow::Result<Option<(String, String)>> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok(Some((k.trim().to_string(), v.to_string()))),
+        Some(_) => Err(usage(format!(
+            "{flag} {raw:?} has no name before `=` — write {flag} NAME=value"
+        ))),
+        None if env && !raw.trim().is_empty() => Ok(std::env::var(raw.trim())
+            .ok()
+            .map(|v| (raw.trim().to_string(), v))),
+        None => Err(usage(format!("{flag} {raw:?} is not NAME=value"))),
+    }
+}
+
+/// The Dockerfile's path inside the context, by Docker's rule: `file` is relative to `base` (the working
+/// directory for `-f`, the context for `[build] file` and the default `Dockerfile`) and must lie inside
+/// the context.
+fn dockerfile_in(context: &Path, base: &Path, file: &str) -> anyhow::Result<String> {
+    let candidate = base.join(file);
+    let abs = candidate.canonicalize().map_err(|e| {
+        usage(format!(
+            "Dockerfile {} not found ({e}) — pass --file with its path (relative to the working directory), or put a Dockerfile at the context's root",
+            candidate.display()
+        ))
+    })?;
+    let rel = abs.strip_prefix(context).map_err(|_| {
+        usage(format!(
+            "Dockerfile {} is outside the context {} — move it into the context (stevedore never reads outside it)",
+            abs.display(),
+            context.display()
+        ))
+    })?;
+    Ok(rel.to_string_lossy().replace('\\', "/"))
+}
+
+/// The Dockerfile, by Docker's rule: `-f PATH` relative to the working directory; else `[build] file`
+/// or `Dockerfile`, relative to the context.
+fn dockerfile(context: &Path, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<String> {
+    match &args.file {
+        Some(f) => {
+            let cwd = std::env::current_dir().map_err(|e| {
+                usage(format!(
+                    "cannot read the working directory ({e}) — run from an existing directory"
+                ))
+            })?;
+            dockerfile_in(context, &cwd, f)
+        }
+        None => dockerfile_in(
+            context,
+            context,
+            cfg.file.as_deref().unwrap_or("Dockerfile"),
+        ),
+    }
+}
+
+/// The OCI labels filled from the CI context, plus `stevedore.project`.
+pub fn oci_labels(ctx: &Context, tags: &[String], now: &str) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::new();
+    let mut set = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            l.insert(k.to_string(), v);
+        }
+    };
+    set("org.opencontainers.image.created", Some(now.to_string()));
+    set("org.opencontainers.image.revision", ctx.commit_sha.clone());
+    set("org.opencontainers.image.source", ctx.project_url.clone());
+    set("org.opencontainers.image.url", ctx.project_url.clone());
+    set(
+        "org.opencontainers.image.version",
+        tags::version_of(ctx).or_else(|| ctx.commit_ref_name.clone()),
+    );
+    set(
+        "org.opencontainers.image.title",
+        Some(ctx.project_name.clone()),
+    );
+    set("org.opencontainers.image.ref.name", tags.first().cloned());
+    set(
+        "stevedore.project",
+        ctx.project_path
+            .clone()
+            .or_else(|| Some(ctx.project_name.clone())),
+    );
+    l
+}
+
+/// The context directory (absolute): CONTEXT, default the working directory.
+fn context_dir(args: &BuildArgs) -> anyhow::Result<PathBuf> {
+    let ctx_arg = args.context.clone().unwrap_or_else(|| PathBuf::from("."));
+    let context = ctx_arg.canonicalize().map_err(|e| {
+        usage(format!(
+            "build context {} not found ({e}) — pass an existing directory as CONTEXT",
+            ctx_arg.display()
+        ))
+    })?;
+    if !context.is_dir() {
+        return Err(usage(format!(
+            "build context {} is not a directory",
+            context.display()
+        )));
+    }
+    Ok(context)
+}
+
+/// The `.dockerignore` of the context, compiled (stevedore's own run summary always left out).
+fn ignore_matcher(context: &Path, dockerfile: &str) -> anyhow::Result<Matcher> {
+    let ignore_path = context.join(".dockerignore");
+    let ignore_text = match std::fs::read_to_string(&ignore_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(usage(format!("cannot read {}: {e}", ignore_path.display())));
+        }
+    };
+    // stevedore's own output (run summary, reports) changes every run; sending it would defeat the build
+    // cache.
+    let ignore_text = format!("{ignore_text}\n{}\n", crate::summary::DIR);
+    Matcher::for_context(&ignore_text, dockerfile)
+        .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))
+}
+
+/// Resolves the settings from flags > environment > `[build]` > defaults.
+pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<Settings> {
+    let context = context_dir(args)?;
+    let dockerfile = dockerfile(&context, cfg, args)?;
+    let matcher = ignore_matcher(&context, &dockerfile)?;
+
+    let repo_raw = args
+        .image
+        .clone()
+        .or_else(|| cfg.image.clone())
+        .or_else(|| ctx.registry_image.clone())
+        .unwrap_or_else(|| tags::repository_from_name(&ctx.project_name));
+    let repo = tags::normalize_repository(&repo_raw)?;
+    let tags = tags::tags_for(ctx, &args.tag, cfg.latest.unwrap_or(true));
+
+    let mut build_args = cfg.build_args.clone();
+    for a in &args.build_arg {
+        if let Some((k, v)) = key_value(a, "--build-arg", true)? {
+            build_args.insert(k, v);
+        }
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut labels = oci_labels(ctx, &tags, &now);
+    labels.extend(cfg.labels.clone());
+    for a in &args.label {
+        if let Some((k, v)) = key_value(a, "--label", false)? {
+            labels.insert(k, v);
+        }
+    }
+    let cache_from = if !args.cache_from.is_empty() {
+        args.cache_from.clone()
+    } else {
+        cfg.cache_from.clone()
+    };
+    Ok(Settings {
+        context,
+        dockerfile,
+        matcher,
+        repo,
+        tags,
+        build_args,
+        labels,
+        target: args.target.clone().or_else(|| cfg.target.clone()),
+        platform: args.platform.clone().or_else(|| cfg.platform.clone()),
+        cache_from,
+        no_cache: args.no_cache,
+        builder: args.builder.or(cfg.builder).unwrap_or_default(),
+        timeout: args
+            .timeout
+            .or(cfg.timeout)
+            .map(|t| t.0)
+            .unwrap_or(DEFAULT_TIMEOUT),
+        push: args.push,
+        dotenv: args.dotenv.clone(),
+        json: args.json,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!("90s".parse::<Timeout>().unwrap().0, Duration::from_secs(90));
+        assert_eq!(
+            "30m".parse::<Timeout>().unwrap().0,
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            "2h".parse::<Timeout>().unwrap().0,
+            Duration::from_secs(7200)
+        );
+        assert_eq!("45".parse::<Timeout>().unwrap().0, Duration::from_secs(45));
+        assert!("0".parse::<Timeout>().is_err());
+        assert!("soon".parse::<Timeout>().is_err());
+    }
+
+    #[test]
+    fn key_values() {
+        assert_eq!(
+            key_value("A=b=c", "--build-arg", true).unwrap(),
+            Some(("A".into(), "b=c".into()))
+        );
+        assert!(key_value("=x", "--label", false).is_err());
+        assert!(key_value("NOVALUE", "--label", false).is_err());
+        assert_eq!(
+            key_value("STEVEDORE_SURELY_UNSET_VAR", "--build-arg", true).unwrap(),
+            None
+        );
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(
+            key_value("PATH", "--build-arg", true).unwrap(),
+            Some(("PATH".into(), path))
+        );
+    }
+
+    #[test]
+    fn labels_from_context() {
+        let ctx = Context {
+            commit_sha: Some("abc".into()),
+            commit_tag: Some("v1.2.3".into()),
+            project_url: Some("https://gitlab.example.com/acme/app".into()),
+            project_name: "app".into(),
+            project_path: Some("acme/app".into()),
+            ..Default::default()
+        };
+        let l = oci_labels(&ctx, &["1.2.3".into()], "2026-01-01T00:00:00Z");
+        assert_eq!(l["org.opencontainers.image.version"], "1.2.3");
+        assert_eq!(l["org.opencontainers.image.revision"], "abc");
+        assert_eq!(
+            l["org.opencontainers.image.source"],
+            "https://gitlab.example.com/acme/app"
+        );
+        assert_eq!(l["org.opencontainers.image.title"], "app");
+        assert_eq!(l["org.opencontainers.image.ref.name"], "1.2.3");
+        assert_eq!(
+            l["org.opencontainers.image.created"],
+            "2026-01-01T00:00:00Z"
+        );
+        assert_eq!(l["stevedore.project"], "acme/app");
+    }
+
+    #[test]
+    fn dockerfile_must_be_inside_the_context() {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = d.path().join("ctx");
+        std::fs::create_dir_all(ctx.join("docker")).unwrap();
+        std::fs::write(d.path().join("Dockerfile.outside"), "FROM scratch\n").unwrap();
+        std::fs::write(ctx.join("docker/app.Dockerfile"), "FROM scratch\n").unwrap();
+        let ctx = ctx.canonicalize().unwrap();
+        assert_eq!(
+            dockerfile_in(&ctx, &ctx, "docker/app.Dockerfile").unwrap(),
+            "docker/app.Dockerfile"
+        );
+        let outside = d.path().join("Dockerfile.outside");
+        let e = dockerfile_in(&ctx, &ctx, outside.to_str().unwrap()).unwrap_err();
+        assert!(crate::exit::render(&e).contains("outside the context"));
+        assert_eq!(crate::exit::code_of(&e), ExitCode::Usage);
+        let e = dockerfile_in(&ctx, &ctx, "missing.Dockerfile").unwrap_err();
+        assert!(crate::exit::render(&e).contains("not found"));
+    }
+}

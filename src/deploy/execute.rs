@@ -1,0 +1,167 @@
+//! Stage 3 of `deploy`: the side effects the [`Plan`] calls for — wait for the deploy window, then deploy
+//! the targets in parallel through their providers. A signal stops waiting at once; targets in flight
+//! end as their provider leaves them (a docker target rolls back), and targets not started are skipped.
+
+use super::http::Creds;
+use super::plan::{Plan, TargetPlan};
+use super::report::{TargetResult, TargetStatus};
+use super::settings::Settings;
+use super::target::Provider;
+use super::{docker, http, window};
+use crate::app::App;
+use crate::signal;
+use futures_util::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Runs the plan; a dry run only prints it. Returns one result per planned target.
+pub async fn execute(
+    app: &App,
+    s: &Settings,
+    plan: &Plan,
+    creds: &[Creds],
+) -> anyhow::Result<Vec<TargetResult>> {
+    if s.dry_run {
+        wait_window(app, s).await;
+        for line in plan.describe() {
+            app.out.info(format!("dry run: {line}"));
+        }
+        return Ok(all_skipped(plan, "dry run"));
+    }
+    if let Err(c) = signal::or_cancel(wait_window(app, s)).await {
+        app.out.warn(format!(
+            "{c} while waiting for the deploy window: nothing was deployed"
+        ));
+        return Ok(all_skipped(plan, &format!("not started: {c}")));
+    }
+    let http_client = http::client(plan.timing.request_timeout)?;
+    let stop = AtomicBool::new(false);
+    let jobs = plan
+        .targets
+        .iter()
+        .zip(creds.iter())
+        .map(|(tp, c)| one(app, plan, tp, c, &http_client, &stop));
+    Ok(futures_util::stream::iter(jobs)
+        .buffer_unordered(plan.parallel)
+        .collect()
+        .await)
+}
+
+fn all_skipped(plan: &Plan, why: &str) -> Vec<TargetResult> {
+    plan.targets
+        .iter()
+        .map(|tp| {
+            TargetResult::new(&tp.target, TargetStatus::Skipped, &plan.digest)
+                .err(TargetStatus::Skipped, why)
+        })
+        .collect()
+}
+
+/// Deploys one target (unless `--fail-fast` or a signal stopped the deploy before it started).
+async fn one(
+    app: &App,
+    plan: &Plan,
+    tp: &TargetPlan,
+    creds: &Creds,
+    http_client: &reqwest::Client,
+    stop: &AtomicBool,
+) -> TargetResult {
+    let (t, vars) = (&tp.target, &tp.vars);
+    let t0 = Instant::now();
+    let skipped = |why: String| {
+        TargetResult::new(t, TargetStatus::Skipped, &vars.digest).err(TargetStatus::Skipped, why)
+    };
+    if stop.load(Ordering::SeqCst) {
+        return skipped("not started: an earlier target failed (--fail-fast)".into());
+    }
+    if let Err(c) = signal::check() {
+        return skipped(format!("not started: {c}"));
+    }
+    let mut r = match t.provider {
+        Provider::Http => http::deploy(http_client, t, vars, creds, &plan.timing, &app.out).await,
+        Provider::Docker => {
+            let registry = docker_creds(app, &vars.repository);
+            docker::deploy(t, vars, registry, &plan.timing, &app.out).await
+        }
+    };
+    r.duration_ms = t0.elapsed().as_millis() as u64;
+    if r.status.is_failure() {
+        app.out.error(format!(
+            "error: {}: {} — {}",
+            t.name,
+            r.status.as_str(),
+            r.error.clone().unwrap_or_default()
+        ));
+        if plan.fail_fast {
+            stop.store(true, Ordering::SeqCst);
+        }
+    }
+    r
+}
+
+/// The CI registry's credentials, for an image in that registry (registered for redaction).
+fn docker_creds(app: &App, repo: &str) -> Option<bollard::auth::DockerCredentials> {
+    let reg = app.ctx.registry.as_deref()?;
+    if !repo.starts_with(&format!("{reg}/")) {
+        return None;
+    }
+    if let Some(p) = &app.ctx.registry_password {
+        crate::redact::register_credential(app.ctx.registry_user.as_deref(), p);
+    }
+    Some(bollard::auth::DockerCredentials {
+        username: app.ctx.registry_user.clone(),
+        password: app.ctx.registry_password.clone(),
+        serveraddress: Some(reg.to_string()),
+        ..Default::default()
+    })
+}
+
+/// How long to wait for the deploy window or `--at` time, and what for; none when neither is set.
+pub fn window_wait(
+    s: &Settings,
+    utc_now: chrono::DateTime<chrono::Utc>,
+) -> Option<(Duration, String)> {
+    let now = utc_now.with_timezone(&s.utc_offset.0);
+    match (s.at, s.window) {
+        (Some(window::At(t)), _) => Some((
+            window::until(now, t),
+            format!("--at {} {}", t.format("%H:%M"), s.utc_offset),
+        )),
+        (None, Some(w)) => Some((
+            w.wait_from(now),
+            format!("the deploy window {w} {}", s.utc_offset),
+        )),
+        (None, None) => None,
+    }
+}
+
+/// Waits for the deploy window or `--at` time, printing what it waits for (a dry run only prints).
+async fn wait_window(app: &App, s: &Settings) {
+    // STEVEDORE_NOW (RFC 3339) stands in for the clock, so a window can be tested end to end.
+    let utc_now = std::env::var("STEVEDORE_NOW")
+        .ok()
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(v.trim()).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now);
+    let Some((wait, what)) = window_wait(s, utc_now) else {
+        return;
+    };
+    let now = utc_now.with_timezone(&s.utc_offset.0);
+    if wait.is_zero() {
+        app.out
+            .info(format!("{what}: open now ({})", now.format("%H:%M")));
+        return;
+    }
+    let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
+    let (human, until) = (window::human_wait(wait), until.format("%Y-%m-%d %H:%M"));
+    if s.dry_run {
+        app.out.info(format!(
+            "dry run: would wait {human} for {what} (until {until})"
+        ));
+        return;
+    }
+    app.out.info(format!(
+        "waiting {human} for {what} (until {until}); cancel the job to stop"
+    ));
+    tokio::time::sleep(wait).await;
+}

@@ -1,0 +1,144 @@
+//! The side effects of a scan, driven by its [`Plan`]: load the rules and the suppressions it names,
+//! read every part (working tree or file, history, staged), suppress, write the report.
+
+use super::detect::Detector;
+use super::found::{Limits, Located, Stats};
+use super::report::Report;
+use super::settings::Settings;
+use super::suppress::Suppressions;
+use super::{Outcome, Plan, history, plan, staged, walk};
+use crate::app::App;
+use crate::exit::{ExitCode, coded};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Scans what the plan says and returns what remains after suppression.
+pub fn execute(app: &App, s: &Settings, plan: &Plan) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let detector = detector(app, plan)?;
+    let sup = suppressions(app, plan)?;
+    let limits = Limits {
+        own: plan.own.clone(),
+        ..s.limits.clone()
+    };
+    let (all, mut stats) = scan_parts(app, s, plan, &detector, &limits)?;
+    stats.elapsed = started.elapsed();
+    if s.redact.is_on() {
+        for f in &all {
+            crate::redact::register(&f.finding.secret);
+        }
+    }
+    let (findings, ignored, baselined) = sup.apply(all);
+    let report = match &plan.report {
+        Some((format, path)) => {
+            Report {
+                findings: &findings,
+                redact: s.redact,
+                started: started_at,
+                ended: chrono::Utc::now(),
+                head_sha: app.ctx.commit_sha.clone(),
+            }
+            .write(*format, path)?;
+            Some(path.clone())
+        }
+        None => None,
+    };
+    Ok(Outcome {
+        findings,
+        stats,
+        ignored,
+        baselined,
+        report,
+    })
+}
+
+/// The detector of the plan's rules (a gitleaks file or the built-in rules), warnings logged.
+fn detector(app: &App, plan: &Plan) -> anyhow::Result<Detector> {
+    let rules = plan::load_rules(app, plan.rules_file.as_deref())?;
+    for n in &rules.notes {
+        app.out.warn(n);
+    }
+    Detector::new(rules.rules, rules.global).map_err(|e| {
+        coded(
+            ExitCode::Usage,
+            format!(
+                "{}: {e}",
+                rules.source.as_deref().unwrap_or("built-in rules")
+            ),
+        )
+    })
+}
+
+/// The ignore files and the baseline the plan names.
+fn suppressions(app: &App, plan: &Plan) -> anyhow::Result<Suppressions> {
+    let mut sup = Suppressions::default();
+    for p in &plan.ignore_files {
+        sup.load_ignore_file(p)?;
+    }
+    if let Some(b) = &plan.baseline {
+        let n = sup.load_baseline(b)?;
+        app.out
+            .detail(format!("baseline {}: {n} known finding(s)", b.display()));
+    }
+    Ok(sup)
+}
+
+/// Reads every part of the plan, with progress. A secret found both in the working tree and in history
+/// is reported once, with the commit that introduced it.
+fn scan_parts(
+    app: &App,
+    s: &Settings,
+    plan: &Plan,
+    detector: &Detector,
+    limits: &Limits,
+) -> anyhow::Result<(Vec<Located>, Stats)> {
+    let _s = app
+        .out
+        .section("scan", &format!("scan: {}", plan.describe()), false);
+    let progress = Mutex::new(app.out.progress("scanning", None, true));
+    let on_bytes = |n: u64| {
+        if let Ok(mut p) = progress.lock() {
+            p.inc(n);
+        }
+    };
+    let warn = |m: String| app.out.warn(m);
+    let mut all: Vec<Located> = Vec::new();
+    let mut stats = Stats::default();
+    if plan.staged {
+        let r = staged::scan_staged(&s.root, detector, limits)?;
+        stats.add(&r.stats);
+        all.extend(r.findings);
+    }
+    let mut hist: Vec<Located> = Vec::new();
+    if let Some(range) = &plan.history {
+        let r = history::scan_history(&s.root, range, detector, limits, &on_bytes)?;
+        stats.add(&r.stats);
+        hist = r.findings;
+    }
+    if plan.tree {
+        let file = plan.file.as_deref();
+        let r = walk::scan_tree(
+            &s.root,
+            file,
+            &plan.prefix,
+            detector,
+            limits,
+            &on_bytes,
+            &warn,
+        );
+        stats.add(&r.stats);
+        let in_history: HashSet<&str> = hist.iter().map(|f| f.fingerprint.as_str()).collect();
+        all.extend(
+            r.findings
+                .into_iter()
+                .filter(|f| !in_history.contains(f.fingerprint.as_str())),
+        );
+    }
+    all.extend(hist);
+    if let Ok(p) = progress.into_inner() {
+        p.finish();
+    }
+    Ok((all, stats))
+}
