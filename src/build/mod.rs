@@ -24,6 +24,7 @@ pub mod settings;
 pub mod tags;
 
 use crate::app::App;
+use crate::prune::lease;
 use crate::summary::StepOutcome;
 use serde::Deserialize;
 use settings::{BuilderChoice, Timeout};
@@ -181,6 +182,12 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     execute::clear_outputs(&settings)?;
     let docker = crate::docker::connect(settings.timeout).await?;
     let login = execute::login(app, &settings).await?;
+    // Lease base images and cache sources: no prune (nor the disk guard) removes them mid-build.
+    let file = settings.context.join(&settings.dockerfile);
+    let mut cache = plan::default_cache_refs(&settings.repo, &settings.tags);
+    cache.extend(settings.cache_from.iter().cloned());
+    let (bargs, ttl) = (&settings.build_args, settings.timeout);
+    let _lease = lease::for_build(app, &docker, &file, bargs, &cache, ttl).await;
     execute::disk_guard(app, &docker).await?;
     let observed = execute::observe(app, &docker, &settings).await;
     let plan = plan::plan(settings, Some(&observed));
