@@ -104,6 +104,8 @@ pub struct Settings {
     pub dotenv: Option<PathBuf>,
     /// `--json`.
     pub json: bool,
+    /// Scan the built image for secrets before pushing (`[build] scan_image`, `--no-scan-image`).
+    pub scan_image: bool,
     /// `--pull`.
     pub pull: bool,
     /// `--network`.
@@ -378,6 +380,7 @@ pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Re
         push: args.push,
         dotenv: args.dotenv.clone(),
         json: args.json,
+        scan_image: !args.no_scan_image && cfg.scan_image.unwrap_or(true),
         pull: args.pull,
         network: args.network.clone().filter(|n| !n.is_empty()),
         extra_hosts: args
