@@ -32,7 +32,16 @@ pub fn render(pairs: &[(&str, String)]) -> anyhow::Result<String> {
 pub fn write(path: &Path, pairs: &[(&str, String)]) -> anyhow::Result<()> {
     let text = crate::redact::redact(&render(pairs)?);
     let tmp = path.with_extension("tmp-stevedore");
-    std::fs::write(&tmp, text)
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let made = match parent {
+        // stevedore's output directory gets its `.gitignore`.
+        Some(p) if p.file_name() == Some(std::ffi::OsStr::new(crate::summary::DIR)) => {
+            crate::summary::output_dir(p.parent().unwrap_or(Path::new("."))).map(|_| ())
+        }
+        Some(p) => std::fs::create_dir_all(p),
+        None => Ok(()),
+    };
+    made.and_then(|_| std::fs::write(&tmp, text))
         .and_then(|_| std::fs::rename(&tmp, path))
         .map_err(|e| {
             coded(

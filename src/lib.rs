@@ -56,6 +56,7 @@ where
     init_tracing(cli.verbose);
     redact::install_panic_hook();
     let ctx = ci::Context::from_env();
+    summary::set_scope(ctx.pipeline_id.clone(), ctx.commit_sha.clone());
     let out = output::Output::new(ctx.ci, cli.quiet, cli.verbose, cli.color);
     let config = match config::Config::load(cli.config.as_deref(), &ctx.project_dir) {
         Ok(c) => c,

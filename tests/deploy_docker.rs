@@ -287,7 +287,7 @@ fn replaces_containers_keeping_config_and_rolls_back_a_broken_image() {
         "{nets_b}"
     );
     let r: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("deploy-report.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap(),
     )
     .unwrap();
     for t in r["targets"].as_array().unwrap() {
@@ -302,7 +302,7 @@ fn replaces_containers_keeping_config_and_rolls_back_a_broken_image() {
     eprintln!("{err}");
     assert_eq!(code, 1, "{out}{err}");
     let r: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("deploy-report.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap(),
     )
     .unwrap();
     for t in r["targets"].as_array().unwrap() {
@@ -530,7 +530,7 @@ fn sigterm_during_the_health_wait_rolls_back_and_a_leftover_previous_is_the_last
     assert_eq!(inspect(&name, "{{.State.Running}}"), "true");
     assert!(!exists(&prev), "no container left aside");
     let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("deploy-report.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join(stevedore::deploy::report::FILE)).unwrap(),
     )
     .unwrap();
     let t = &report["targets"][0];

@@ -24,10 +24,14 @@ fn step(
 }
 
 /// A project dir holding a run summary with `steps`.
+/// The pipeline [`ci_env`] describes: the summary's entries carry it, as the pipeline's jobs record them.
+const PIPELINE: &str = "4711";
+
 fn project(steps: Vec<StepOutcome>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut s = RunSummary::default();
-    for st in steps {
+    for mut st in steps {
+        st.scope.pipeline_id = Some(PIPELINE.into());
         s.record(st);
     }
     s.save(dir.path()).unwrap();
@@ -80,7 +84,7 @@ fn ci_env(dir: &Path, tag: &str) -> Vec<(String, String)> {
         ("CI_COMMIT_TAG", tag),
         ("CI_COMMIT_REF_NAME", tag),
         ("CI_COMMIT_TITLE", "Fix the login timeout"),
-        ("CI_PIPELINE_ID", "4711"),
+        ("CI_PIPELINE_ID", PIPELINE),
         (
             "CI_PIPELINE_URL",
             "https://gitlab.example.com/acme/app/-/pipelines/4711",
@@ -117,7 +121,7 @@ fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> (i32, String, Str
 }
 
 fn summary_text(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("stevedore-summary.json")).unwrap_or_default()
+    std::fs::read_to_string(dir.join(stevedore::summary::FILE)).unwrap_or_default()
 }
 
 fn notify_facts(dir: &Path) -> serde_json::Value {
@@ -528,7 +532,10 @@ fn five_hundred_clients_stay_under_the_size_limit() {
         .find(|l| l.contains("more clients"))
         .expect("a line counting the rest");
     assert!(
-        last.ends_with("ok) — see the deploy job's log or deploy-report.json"),
+        last.ends_with(&format!(
+            "ok) — see the deploy job's log or {}",
+            stevedore::deploy::report::FILE
+        )),
         "{last}"
     );
 }
@@ -686,6 +693,38 @@ fn half_configured_says_what_is_missing() {
     assert!(out.contains("v1.5.0 passed"), "{out}");
     let (code, _, _) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn only_the_current_pipelines_steps_are_reported() {
+    // An earlier pipeline's failed deploy is still in the summary (a cached artifact, an earlier command):
+    // this pipeline's message must not mention it.
+    let mut old = deploy_step(3, 2);
+    old.scope.pipeline_id = Some("4000".into());
+    let dir = project(vec![build_step()]);
+    let mut s = RunSummary::load(dir.path());
+    s.steps.push(old);
+    s.save(dir.path()).unwrap();
+    let env = ci_env(dir.path(), "v1.5.0");
+    let (code, out, err) = run(dir.path(), &["--dry-run", "notify"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("v1.5.0 built"), "{out}");
+    assert!(
+        !out.contains("clinic-"),
+        "an earlier pipeline's deploy mixed in: {out}"
+    );
+    // Recording this pipeline's notify drops the other pipeline's entries from the file.
+    let (code, _, err) = run(dir.path(), &["notify"], &env);
+    assert_eq!(code, 0, "{err}");
+    let s = RunSummary::load(dir.path());
+    assert!(
+        s.steps
+            .iter()
+            .all(|e| e.scope.pipeline_id.as_deref() == Some(PIPELINE)),
+        "{:?}",
+        s.steps
+    );
+    assert!(s.steps.iter().any(|e| e.step == "build"));
 }
 
 #[test]

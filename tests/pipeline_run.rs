@@ -74,7 +74,7 @@ fn from_after_until_and_only_with_from_are_usage_errors() {
 }
 
 fn summary_exists(dir: &Path) -> bool {
-    dir.join("stevedore-summary.json").exists()
+    dir.join(stevedore::summary::FILE).exists()
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn a_real_run_records_each_step_and_ends_with_the_table() {
     }
     assert!(all.contains("step     status"), "no summary table: {all}");
     let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("stevedore-summary.json")).unwrap())
+        serde_json::from_slice(&std::fs::read(dir.path().join(stevedore::summary::FILE)).unwrap())
             .unwrap();
     let steps: Vec<&str> = summary["steps"]
         .as_array()
@@ -220,4 +220,70 @@ fn release_hands_its_environment_to_the_later_steps_without_the_process_environm
         "{all}"
     );
     assert!(out.contains("release — 1.2.3-rc.1 → staging"), "{all}");
+}
+
+#[test]
+fn concurrent_steps_in_one_directory_keep_every_outcome() {
+    // scan, release and build started at once in one project dir, as parallel CI jobs sharing a
+    // workspace do: every round, the summary holds all three steps (20.3).
+    common::require_docker();
+    let dir = checkout();
+    let image = format!("stevedore-test/summary-lock-{}", std::process::id());
+    let env = [
+        ("CI", "true"),
+        ("CI_PIPELINE_ID", "5150"),
+        ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
+        ("CI_COMMIT_TAG", "v1.0.0-rc.1"),
+        ("CI_COMMIT_REF_NAME", "v1.0.0-rc.1"),
+    ];
+    for round in 0..3 {
+        let _ = std::fs::remove_file(dir.path().join(stevedore::summary::FILE));
+        let children: Vec<_> = [
+            vec!["scan"],
+            vec!["release"],
+            vec!["build", "--image", image.as_str()],
+        ]
+        .into_iter()
+        .map(|args| {
+            let args: Vec<String> = args.into_iter().map(String::from).collect();
+            let d = dir.path().to_path_buf();
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            std::thread::spawn(move || {
+                let env: Vec<(&str, &str)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                common::stevedore(&d, &args, &env)
+            })
+        })
+        .collect();
+        for c in children {
+            let (_, _, err) = c.join().unwrap();
+            assert!(!err.contains("cannot write"), "{err}");
+        }
+        let s = stevedore::summary::RunSummary::load(dir.path());
+        let mut names: Vec<&str> = s.steps.iter().map(|o| o.step.as_str()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["build", "release", "scan"],
+            "round {round}: {:?}",
+            s.steps
+        );
+        assert!(
+            s.steps
+                .iter()
+                .all(|o| o.scope.pipeline_id.as_deref() == Some("5150"))
+        );
+    }
+    let ids = common::docker(&["images", "-q", "--filter", &format!("reference={image}")]);
+    let mut ids: Vec<&str> = ids.lines().collect();
+    ids.dedup();
+    for id in ids {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", id])
+            .output();
+    }
 }

@@ -249,7 +249,7 @@ fn prune_policy_against_the_real_daemon() {
         "{out}"
     );
     let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(project.path().join("stevedore-summary.json")).unwrap(),
+        &std::fs::read(project.path().join(stevedore::summary::FILE)).unwrap(),
     )
     .unwrap();
     let facts = &summary["steps"][0]["facts"];

@@ -711,12 +711,15 @@ fn dry_run_prints_the_plan_and_reads_nothing() {
         "rules: built-in",
         "ignore files: ",
         ".gitleaksignore",
-        "report: gitlab to gl-secret-detection-report.json",
+        "report: gitlab to .stevedore/gl-secret-detection-report.json",
         "never scanned: .stevedore/",
     ] {
         assert!(text.contains(want), "{want}: {text}");
     }
-    assert!(!r.file("gl-secret-detection-report.json").exists());
+    assert!(
+        !r.file(".stevedore/gl-secret-detection-report.json")
+            .exists()
+    );
 }
 
 /// The largest resident set of any child this test process has waited for, in bytes.

@@ -105,7 +105,8 @@ fn gitlab_report_validates_against_gitlabs_schema() {
     clean.commit("a", ANN);
     let (code, _, _) = stevedore(clean.path(), &["scan", "--report-format", "gitlab"], &[]);
     assert_eq!(code, 0);
-    let empty = clean.json("gl-secret-detection-report.json");
+    // The default report path is in stevedore's output directory.
+    let empty = clean.json(".stevedore/gl-secret-detection-report.json");
     assert!(validator.is_valid(&empty), "{empty}");
 }
 

@@ -204,11 +204,11 @@ fn the_template_keeps_the_pipeline_contract() {
     let scan = &jobs["secret-scan"];
     assert_eq!(scan["stage"], "scan");
     assert!(scan["script"][0].as_str().unwrap().starts_with(
-        "stevedore scan --report-format gitlab --report-path gl-secret-detection-report.json"
+        "stevedore scan --report-format gitlab --report-path .stevedore/gl-secret-detection-report.json"
     ));
     assert_eq!(
         scan["artifacts"]["reports"]["secret_detection"],
-        "gl-secret-detection-report.json"
+        ".stevedore/gl-secret-detection-report.json"
     );
     // build-image: prune first, then build and push; the digest in a dotenv report.
     let image = &jobs["build-image"];
@@ -253,7 +253,7 @@ fn the_template_keeps_the_pipeline_contract() {
     assert_eq!(base["artifacts"]["when"], "always");
     assert_eq!(
         base["artifacts"]["paths"],
-        json!(["stevedore-summary.json"])
+        json!([format!("{}/", stevedore::summary::DIR)])
     );
     assert!(
         base["after_script"][0]
@@ -272,8 +272,23 @@ fn the_template_keeps_the_pipeline_contract() {
     }
     for job in ["deploy-staging", "deploy-production"] {
         let paths = jobs[job]["artifacts"]["paths"].as_array().unwrap();
-        assert!(paths.contains(&json!("stevedore-summary.json")), "{job}");
+        assert!(
+            paths.contains(&json!(format!("{}/", stevedore::summary::DIR))),
+            "{job}: the output directory (summary, deploy report) travels on"
+        );
     }
+    // The secret-detection report is written where the artifact says.
+    let scan = &jobs["secret-scan"];
+    let report = scan["artifacts"]["reports"]["secret_detection"]
+        .as_str()
+        .unwrap();
+    assert!(report.starts_with(".stevedore/"), "{report}");
+    assert!(
+        scan["script"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("--report-path {report}"))
+    );
 }
 
 #[test]

@@ -117,8 +117,10 @@ pub struct BuildOptions {
     /// The image repository [default: $CI_REGISTRY_IMAGE, locally the project's name].
     #[arg(long, value_name = "REPOSITORY", env = "STEVEDORE_IMAGE")]
     pub image: Option<String>,
-    /// A tag, replacing the ones made from the version (repeatable).
-    #[arg(long, short = 't', value_name = "TAG")]
+    /// `NAME:TAG` (a full reference, as with `docker build -t`: sets the image and the tag) or a bare
+    /// `TAG` of the image given by --image / [build] image / $CI_REGISTRY_IMAGE; replaces the tags made
+    /// from the version (repeatable).
+    #[arg(long, short = 't', value_name = "NAME[:TAG]")]
     pub tag: Vec<String>,
     /// Push every tag and check the registry's digest.
     #[arg(long)]
@@ -132,6 +134,27 @@ pub struct BuildOptions {
     /// The builder: auto (BuildKit when the daemon has it), buildkit, classic.
     #[arg(long, value_enum, value_name = "BUILDER", env = "STEVEDORE_BUILDER")]
     pub builder: Option<BuilderChoice>,
+    /// Always pull a newer version of the base images.
+    #[arg(long)]
+    pub pull: bool,
+    /// The network RUN instructions use: default, none, host (BuildKit), or a network name (classic).
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// A `HOST:IP` line for /etc/hosts during RUN (repeatable; `HOST=IP` accepted too).
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// Size of /dev/shm during RUN, e.g. 64m, 1g.
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Write the image ID to this file.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// How to show the build output: auto (tty on a terminal, else plain), plain, tty, quiet.
+    #[arg(long, value_enum, value_name = "TYPE", default_value_t = settings::ProgressMode::Auto)]
+    pub progress: settings::ProgressMode,
+    /// Forward an SSH agent socket or keys to `RUN --mount=type=ssh`: `default` or `ID[=PATH]`.
+    #[arg(long, value_name = "default|ID[=PATH]")]
+    pub ssh: Vec<String>,
 }
 
 /// Runs the step, records its outcome in the run summary and returns it.
@@ -148,13 +171,14 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     if app.dry_run {
         return Ok(outcome::dry_run(app, &plan::plan(settings, None), started));
     }
-    // A dotenv left by an earlier run must not outlive a failure of this one.
-    execute::clear_dotenv(settings.dotenv.as_deref())?;
+    // A dotenv or iidfile left by an earlier run must not outlive a failure of this one.
+    execute::clear_outputs(&settings)?;
     let docker = crate::docker::connect(settings.timeout).await?;
     let login = execute::login(app, &settings).await?;
     execute::disk_guard(app, &docker).await?;
     let observed = execute::observe(app, &docker, &settings).await;
     let plan = plan::plan(settings, Some(&observed));
+    plan.check()?;
     let done = execute::execute(app, &docker, &plan, login.as_ref()).await?;
     outcome::success(app, &plan, &done, started)
 }

@@ -1,5 +1,5 @@
 //! The deploy result: one line per target (ok, failed, timeout or skipped, with its duration, the expected
-//! and observed image or version), as a table, as `deploy-report.json` in the project dir, and as the run
+//! and observed image or version), as a table, as `.stevedore/deploy-report.json` in the project dir, and as the run
 //! summary's facts.
 
 use crate::output::{Output, human_duration};
@@ -7,8 +7,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The file name of the deploy report, in the project dir.
-pub const FILE: &str = "deploy-report.json";
+/// The deploy report's path, relative to the project dir (in stevedore's output directory).
+pub const FILE: &str = ".stevedore/deploy-report.json";
 
 /// Where the deploy report of a project lives.
 pub fn path(project_dir: &Path) -> PathBuf {
@@ -137,9 +137,7 @@ impl Report {
     pub fn write(&self, project_dir: &Path) -> std::io::Result<PathBuf> {
         let path = path(project_dir);
         let json = crate::redact::json_pretty(self)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+        crate::summary::output_dir(project_dir)?;
         let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
         std::fs::write(&tmp, json)?;
         std::fs::rename(&tmp, &path)?;

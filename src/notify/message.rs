@@ -438,10 +438,11 @@ impl Report {
         if ordered.len() > max {
             let rest = &ordered[max..];
             lines.push(format!(
-                "- … and {} more client{} ({}) — see the deploy job's log or deploy-report.json",
+                "- … and {} more client{} ({}) — see the deploy job's log or {}",
                 rest.len(),
                 if rest.len() == 1 { "" } else { "s" },
-                counts(rest.iter().copied())
+                counts(rest.iter().copied()),
+                crate::deploy::report::FILE
             ));
         }
         lines.join("\n")

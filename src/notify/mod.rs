@@ -229,7 +229,7 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
     let started = Instant::now();
     let cfg = &app.config.notify;
     let out = &app.out;
-    let summary = RunSummary::load(&app.ctx.project_dir);
+    let summary = RunSummary::load_current(&app.ctx.project_dir);
     let outcome = decide(args.status, app.ctx.job_status.as_deref(), &summary);
     let duration = pipeline_duration(args.pipeline_created_at.as_deref(), chrono::Utc::now());
     let environment = args.environment.clone().filter(|s| !s.trim().is_empty());

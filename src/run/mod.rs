@@ -14,7 +14,7 @@ pub mod steps;
 
 use crate::app::App;
 use crate::output::human_duration;
-use crate::summary::{RunSummary, Status, StepOutcome};
+use crate::summary::{self, RunSummary, Status, StepOutcome};
 use crate::{build, deploy, notify, prune, release, scan};
 use args::{Flag, step_args};
 use execute::{StepRunner, execute};
@@ -32,7 +32,7 @@ pub use steps::{Route, Step};
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct RunArgs {
     /// Start at this step (order: scan, prune, build, release, deploy, notify). The outcomes of earlier
-    /// steps already in stevedore-summary.json are kept (resume after fixing a failure).
+    /// steps already in .stevedore/summary.json are kept (resume after fixing a failure).
     #[arg(long, value_enum, value_name = "STEP", conflicts_with = "only")]
     pub from: Option<Step>,
     /// Stop after this step.
@@ -52,10 +52,9 @@ pub async fn run(app: &App, args: &RunArgs) -> anyhow::Result<StepOutcome> {
         return show_plan(app, &selected, &facts).await;
     }
     let started = Instant::now();
-    if selected.first() == Some(&Step::Scan) {
-        // A run from the start begins a fresh summary; --from keeps the earlier steps' outcomes.
-        let _ = RunSummary::default().save(&app.ctx.project_dir);
-    }
+    // A run from the start begins a new run id (a fresh summary); --from/--only keep the id of the run
+    // already recorded, so the earlier steps' outcomes stay part of this one.
+    summary::begin_run(&app.ctx.project_dir, selected.first() != Some(&Step::Scan));
     app.out.info(format!(
         "stevedore run: {} on {} — {}",
         selected
@@ -133,7 +132,7 @@ fn work_dir() -> PathBuf {
 }
 
 /// The secret-detection report scan writes in CI, as the template's `secret-scan` job does.
-pub const GITLAB_REPORT: &str = "gl-secret-detection-report.json";
+pub const GITLAB_REPORT: &str = ".stevedore/gl-secret-detection-report.json";
 
 /// The flags `run` gives a step — the same the template's job gives it.
 pub fn flags_for(step: Step, facts: &Facts, work: &Path, notify_status: &str) -> Vec<Flag> {

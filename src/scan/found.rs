@@ -32,6 +32,8 @@ pub struct Located {
     pub commit: Option<Arc<CommitInfo>>,
     /// The stable fingerprint (see [`fingerprint::stable`]).
     pub fingerprint: String,
+    /// Where in a container image it was found (image scans only).
+    pub image: Option<Arc<super::image::Where>>,
     /// The line the match starts on, bounded to [`CONTEXT_MAX`] bytes around the match (not redacted:
     /// show it through the report's redaction).
     pub line: String,
@@ -51,8 +53,18 @@ impl Located {
             file,
             commit,
             fingerprint,
+            image: None,
             line: String::new(),
             staged: false,
+        }
+    }
+
+    /// Where the finding is, for people: the file, or for an image finding the image, layer and path
+    /// (and whether a later layer deleted it).
+    pub fn place(&self) -> String {
+        match &self.image {
+            Some(w) => w.describe(&self.file),
+            None => self.file.clone(),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod fingerprint;
 pub mod found;
 pub mod gitleaks;
 pub mod history;
+pub mod image;
 pub mod report;
 pub mod rule;
 pub mod rules;

@@ -159,7 +159,8 @@ fn report_target(
     match (format, path) {
         (Some(f), p) => Ok(Some((
             f,
-            p.unwrap_or_else(|| PathBuf::from(f.default_path())),
+            // The default report goes to stevedore's output directory (`.stevedore/`, git-ignored).
+            p.unwrap_or_else(|| PathBuf::from(crate::summary::DIR).join(f.default_path())),
         ))),
         (None, Some(p)) => Err(coded(
             ExitCode::Usage,

@@ -40,7 +40,7 @@ pub fn render(r: &Report) -> String {
         let row = [
             f.finding.rule_id.clone(),
             get(|c| &c.sha).to_string(),
-            f.file.clone(),
+            f.place(),
             String::new(),
             r.secret(f),
             r.matched(f),

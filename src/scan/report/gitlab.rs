@@ -17,59 +17,7 @@ pub fn render(r: &Report) -> String {
         "version": super::version(),
         "vendor": { "name": "stevedore" },
     });
-    let vulns: Vec<Value> = r
-        .findings
-        .iter()
-        .map(|f| {
-            let c = f.commit.as_deref();
-            let sha = c
-                .map(|c| c.sha.clone())
-                .or_else(|| r.head_sha.clone())
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "0000000".into());
-            let mut commit = json!({ "sha": sha });
-            if let Some(c) = c {
-                commit["author"] = json!(format!("{} <{}>", c.author, c.email));
-                commit["date"] = json!(c.date);
-                commit["message"] = json!(c.message);
-            }
-            let name: String = f.finding.description.chars().take(255).collect();
-            json!({
-                "id": uuid_of(&format!("{}\0{}", f.fingerprint, sha)),
-                "category": "secret_detection",
-                "name": if name.is_empty() { f.finding.rule_id.clone() } else { name },
-                "description": format!(
-                    "{} found in {} at line {}. Revoke and rotate it, then remove it from the code (and from history if it was pushed).",
-                    if f.finding.description.is_empty() { &f.finding.rule_id } else { &f.finding.description },
-                    f.file,
-                    f.finding.start_line
-                ),
-                "severity": "Critical",
-                "solution": "Revoke and rotate the credential with its provider, then remove it from the repository; keep credentials in CI/CD variables or a secrets manager.",
-                "raw_source_code_extract": r.matched(f),
-                "identifiers": [{
-                    "type": "gitleaks_rule_id",
-                    "name": format!("Rule ID {}", f.finding.rule_id),
-                    "value": f.finding.rule_id,
-                }],
-                "location": {
-                    "file": f.file,
-                    "commit": commit,
-                    "start_line": f.finding.start_line,
-                    "end_line": f.finding.end_line,
-                },
-                "tracking": {
-                    "type": "source",
-                    "items": [{
-                        "file": f.file,
-                        "start_line": f.finding.start_line,
-                        "end_line": f.finding.end_line,
-                        "signatures": [{ "algorithm": "stevedore_fingerprint_v1", "value": f.fingerprint }],
-                    }],
-                },
-            })
-        })
-        .collect();
+    let vulns: Vec<Value> = r.findings.iter().map(|f| vulnerability(r, f)).collect();
     let fmt = "%Y-%m-%dT%H:%M:%S";
     let doc = json!({
         "version": SCHEMA_VERSION,
@@ -87,4 +35,60 @@ pub fn render(r: &Report) -> String {
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// One vulnerability of the report.
+fn vulnerability(r: &Report, f: &crate::scan::found::Located) -> Value {
+    let c = f.commit.as_deref();
+    let sha = c
+        .map(|c| c.sha.clone())
+        .or_else(|| r.head_sha.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "0000000".into());
+    let mut commit = json!({ "sha": sha });
+    if let Some(c) = c {
+        commit["author"] = json!(format!("{} <{}>", c.author, c.email));
+        commit["date"] = json!(c.date);
+        commit["message"] = json!(c.message);
+    }
+    let name: String = f.finding.description.chars().take(255).collect();
+    let fix = f.image.as_deref().map(|w| w.fix());
+    json!({
+        "id": uuid_of(&format!("{}\0{}", f.fingerprint, sha)),
+        "category": "secret_detection",
+        "name": if name.is_empty() { f.finding.rule_id.clone() } else { name },
+        "description": format!(
+            "{} found in {} at line {}. {}",
+            if f.finding.description.is_empty() { &f.finding.rule_id } else { &f.finding.description },
+            f.place(),
+            f.finding.start_line,
+            match fix {
+                Some(fx) => format!("Fix: {fx}."),
+                None => "Revoke and rotate it, then remove it from the code (and from history if it was pushed).".into(),
+            }
+        ),
+        "severity": "Critical",
+        "solution": fix.unwrap_or("Revoke and rotate the credential with its provider, then remove it from the repository; keep credentials in CI/CD variables or a secrets manager."),
+        "raw_source_code_extract": r.matched(f),
+        "identifiers": [{
+            "type": "gitleaks_rule_id",
+            "name": format!("Rule ID {}", f.finding.rule_id),
+            "value": f.finding.rule_id,
+        }],
+        "location": {
+            "file": f.place(),
+            "commit": commit,
+            "start_line": f.finding.start_line,
+            "end_line": f.finding.end_line,
+        },
+        "tracking": {
+            "type": "source",
+            "items": [{
+                "file": f.place(),
+                "start_line": f.finding.start_line,
+                "end_line": f.finding.end_line,
+                "signatures": [{ "algorithm": "stevedore_fingerprint_v1", "value": f.fingerprint }],
+            }],
+        },
+    })
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 /// One finding as a gitleaks-shaped JSON object.
 pub fn finding(r: &Report, f: &crate::scan::found::Located) -> Value {
     let c = f.commit.as_deref();
-    json!({
+    let mut v = json!({
         "RuleID": f.finding.rule_id,
         "Description": f.finding.description,
         "File": f.file,
@@ -26,7 +26,17 @@ pub fn finding(r: &Report, f: &crate::scan::found::Located) -> Value {
         "Match": r.matched(f),
         "Entropy": (f.finding.entropy * 1e4).round() / 1e4,
         "Tags": f.finding.tags,
-    })
+    });
+    if let Some(w) = f.image.as_deref() {
+        v["Image"] = json!(w.image);
+        v["Location"] = json!(f.place());
+        v["Fix"] = json!(w.fix());
+        if let Some((n, d)) = w.layer() {
+            v["Layer"] = json!(n);
+            v["LayerDigest"] = json!(d);
+        }
+    }
+    v
 }
 
 /// Renders the report.

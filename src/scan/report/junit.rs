@@ -32,7 +32,9 @@ pub fn render(r: &Report) -> String {
     for f in r.findings {
         let name = format!(
             "{} has a {} at line {}",
-            f.file, f.finding.rule_id, f.finding.start_line
+            f.place(),
+            f.finding.rule_id,
+            f.finding.start_line
         );
         let body = serde_json::to_string_pretty(&super::json::finding(r, f)).unwrap_or_default();
         out.push_str(&format!(

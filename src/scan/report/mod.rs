@@ -93,8 +93,13 @@ impl Report<'_> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the report directory {}", dir.display()))
+            let made = if dir.file_name() == Some(std::ffi::OsStr::new(crate::summary::DIR)) {
+                // stevedore's output directory gets its `.gitignore`.
+                crate::summary::output_dir(dir.parent().unwrap_or(Path::new("."))).map(|_| ())
+            } else {
+                std::fs::create_dir_all(dir)
+            };
+            made.with_context(|| format!("cannot create the report directory {}", dir.display()))
                 .code(ExitCode::Usage)?;
         }
         std::fs::write(path, text)

@@ -25,11 +25,17 @@ pub fn render(r: &Report) -> String {
                 partial.insert("date".into(), json!(c.date));
                 partial.insert("commitMessage".into(), json!(c.message));
             }
+            if let Some(w) = f.image.as_deref() {
+                partial.insert("image".into(), json!(w.image));
+                if let Some((n, d)) = w.layer() {
+                    partial.insert("imageLayer".into(), json!(format!("{n} {d}")));
+                }
+            }
             json!({
                 "ruleId": f.finding.rule_id,
                 "ruleIndex": rule_index[f.finding.rule_id.as_str()],
                 "level": "error",
-                "message": { "text": format!("{} has detected secret for file {}.", f.finding.rule_id, f.file) },
+                "message": { "text": format!("{} has detected secret for file {}.", f.finding.rule_id, f.place()) },
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": f.file },

@@ -13,7 +13,9 @@ pub fn lines(r: &Report) -> Vec<String> {
                 .as_deref()
                 .map(|c| format!("{} {}", &c.sha[..c.sha.len().min(8)], c.author))
                 .unwrap_or_else(|| {
-                    if f.staged {
+                    if f.image.is_some() {
+                        "(image)"
+                    } else if f.staged {
                         "(staged)"
                     } else {
                         "(working tree)"
@@ -22,7 +24,7 @@ pub fn lines(r: &Report) -> Vec<String> {
                 });
             vec![
                 f.finding.rule_id.clone(),
-                format!("{}:{}", f.file, f.finding.start_line),
+                format!("{}:{}", f.place(), f.finding.start_line),
                 commit,
                 r.secret(f),
                 f.fingerprint.clone(),
@@ -43,7 +45,7 @@ pub fn context_lines(r: &Report) -> Vec<String> {
             let staged = if f.staged { " (staged)" } else { "" };
             format!(
                 "{}:{}{staged} [{}]: {}",
-                f.file,
+                f.place(),
                 f.finding.start_line,
                 f.finding.rule_id,
                 r.line(f).trim()
