@@ -24,6 +24,7 @@ pub mod settings;
 pub mod tags;
 
 use crate::app::App;
+use crate::prune::lease;
 use crate::summary::StepOutcome;
 use serde::Deserialize;
 use settings::{BuilderChoice, Timeout};
@@ -59,6 +60,9 @@ pub struct BuildConfig {
     pub labels: BTreeMap<String, String>,
     /// `build_args`: build arguments (flags override them).
     pub build_args: BTreeMap<String, String>,
+    /// `scan_image`: scan the built image for secrets before `--push` (default true); a finding
+    /// refuses the push.
+    pub scan_image: Option<bool>,
 }
 
 /// Command-line arguments of `stevedore build`: the options, boxed so the CLI's command enum stays
@@ -134,6 +138,9 @@ pub struct BuildOptions {
     /// The builder: auto (BuildKit when the daemon has it), buildkit, classic.
     #[arg(long, value_enum, value_name = "BUILDER", env = "STEVEDORE_BUILDER")]
     pub builder: Option<BuilderChoice>,
+    /// Push without scanning the built image for secrets (the scan before `--push` is on by default).
+    #[arg(long)]
+    pub no_scan_image: bool,
     /// Always pull a newer version of the base images.
     #[arg(long)]
     pub pull: bool,
@@ -175,6 +182,12 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     execute::clear_outputs(&settings)?;
     let docker = crate::docker::connect(settings.timeout).await?;
     let login = execute::login(app, &settings).await?;
+    // Lease base images and cache sources: no prune (nor the disk guard) removes them mid-build.
+    let file = settings.context.join(&settings.dockerfile);
+    let mut cache = plan::default_cache_refs(&settings.repo, &settings.tags);
+    cache.extend(settings.cache_from.iter().cloned());
+    let (bargs, ttl) = (&settings.build_args, settings.timeout);
+    let _lease = lease::for_build(app, &docker, &file, bargs, &cache, ttl).await;
     execute::disk_guard(app, &docker).await?;
     let observed = execute::observe(app, &docker, &settings).await;
     let plan = plan::plan(settings, Some(&observed));
