@@ -186,6 +186,9 @@ pub async fn execute(
     ));
     write_iidfile(&plan.settings, &built.image_id)?;
     tag(docker, plan).await?;
+    if plan.push.is_some() {
+        scan_gate(app, plan).await?;
+    }
     let digest = match (&plan.push, login) {
         (Some(to), Some(login)) => Some(push_tags(app, docker, plan, to, login).await?),
         _ => None,
@@ -193,6 +196,19 @@ pub async fn execute(
     let done = Done { built, digest };
     write_dotenv(plan, &done)?;
     Ok(done)
+}
+
+/// The push gate: the built image is scanned for secrets before any tag leaves the runner (see
+/// [`crate::scan::image::gate`]); turned off, it says so.
+async fn scan_gate(app: &App, plan: &Plan) -> anyhow::Result<()> {
+    if !plan.settings.scan_image {
+        app.out.warn(
+            "image scan before push is off ([build] scan_image = false or --no-scan-image): pushing without checking the image for secrets",
+        );
+        return Ok(());
+    }
+    crate::scan::image::gate(app, plan.image()).await?;
+    Ok(())
 }
 
 /// Adds the plan's other tags to the built image.

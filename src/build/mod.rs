@@ -60,6 +60,9 @@ pub struct BuildConfig {
     pub labels: BTreeMap<String, String>,
     /// `build_args`: build arguments (flags override them).
     pub build_args: BTreeMap<String, String>,
+    /// `scan_image`: scan the built image for secrets before `--push` (default true); a finding
+    /// refuses the push.
+    pub scan_image: Option<bool>,
 }
 
 /// Command-line arguments of `stevedore build`: the options, boxed so the CLI's command enum stays
@@ -135,6 +138,9 @@ pub struct BuildOptions {
     /// The builder: auto (BuildKit when the daemon has it), buildkit, classic.
     #[arg(long, value_enum, value_name = "BUILDER", env = "STEVEDORE_BUILDER")]
     pub builder: Option<BuilderChoice>,
+    /// Push without scanning the built image for secrets (the scan before `--push` is on by default).
+    #[arg(long)]
+    pub no_scan_image: bool,
     /// Always pull a newer version of the base images.
     #[arg(long)]
     pub pull: bool,
