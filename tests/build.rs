@@ -639,3 +639,232 @@ fn a_failed_push_never_leaves_an_earlier_runs_dotenv() {
         "a push to a dead registry leaves no dotenv"
     );
 }
+
+/// The RUN output a flags test reads back: /etc/hosts, the size of /dev/shm, the network interfaces.
+fn flags_dockerfile() -> String {
+    format!(
+        "{}RUN cat /etc/hosts > /hosts; df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2 > /shm; \
+         cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' ' | sort | tr '\\n' ' ' > /ifaces\n",
+        from_busybox()
+    )
+}
+
+fn label_of(image: &str, key: &str) -> Option<String> {
+    let out = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        image,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    v.get(key).and_then(|x| x.as_str()).map(str::to_string)
+}
+
+#[test]
+fn docker_build_flags_match_the_docker_cli() {
+    require_docker();
+    let d = context(&[("Dockerfile", &flags_dockerfile())]);
+    let r = repo("flags");
+    let cli = format!("{r}-cli:ref");
+    let mut made = vec![cli.clone()];
+    let flags = [
+        "--label",
+        "empty",
+        "--label",
+        "k=v",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--shm-size",
+        "96m",
+        "--network",
+        "none",
+    ];
+    let mut args = vec!["build", "-q", "-t", &cli];
+    args.extend(flags);
+    args.push(".");
+    let out = Command::new("docker")
+        .args(&args)
+        .current_dir(d.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = |img: &str| {
+        (
+            run_in(img, "grep db.local /hosts"),
+            run_in(img, "cat /shm"),
+            run_in(img, "cat /ifaces"),
+            label_of(img, "empty"),
+            label_of(img, "k"),
+        )
+    };
+    let want = reference(&cli);
+    assert_eq!(want.1.trim(), "98304", "docker's shm");
+    // BuildKit on Engine 20.10 ignores --shm-size: stevedore says so instead of building without it.
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--builder",
+            "buildkit",
+            "--shm-size",
+            "96m",
+            "-t",
+            &format!("{r}:x"),
+            ".",
+        ],
+        &[],
+    );
+    if docker(&["version", "--format", "{{.Server.APIVersion}}"]).trim() == "1.41" {
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("--shm-size") && err.contains("--builder classic"),
+            "{err}"
+        );
+    }
+    let no_shm: Vec<&str> = flags
+        .iter()
+        .copied()
+        .filter(|f| *f != "--shm-size" && *f != "96m")
+        .collect();
+    for builder in ["classic", "buildkit"] {
+        let one = format!("{r}:{builder}-one");
+        let two = format!("{r}:{builder}-two");
+        made.extend([one.clone(), two.clone()]);
+        let iid = d.path().join(format!("{builder}.iid"));
+        let mut args = vec![
+            "build",
+            "-q",
+            "--builder",
+            builder,
+            "-t",
+            &one,
+            "-t",
+            &two,
+            "--iidfile",
+            iid.to_str().unwrap(),
+        ];
+        if builder == "classic" {
+            args.extend(flags);
+        } else {
+            args.extend(&no_shm);
+        }
+        args.push(".");
+        let (code, out, err) = stevedore(d.path(), &args, &[]);
+        assert_eq!(code, 0, "{builder}: {err}");
+        let id = docker(&["image", "inspect", "--format", "{{.Id}}", &one]);
+        assert_eq!(out.trim(), id.trim(), "-q prints the image id");
+        assert_eq!(
+            std::fs::read_to_string(&iid).unwrap(),
+            id.trim(),
+            "--iidfile"
+        );
+        assert_eq!(
+            docker(&["image", "inspect", "--format", "{{.Id}}", &two]).trim(),
+            id.trim(),
+            "both -t references name the image"
+        );
+        let mut got = reference(&one);
+        if builder == "buildkit" {
+            got.1 = want.1.clone(); // not asked of BuildKit (above)
+        }
+        assert_eq!(got, want, "{builder} against the docker CLI");
+    }
+    let _cleanup = Images(made);
+}
+
+#[test]
+fn ambiguous_or_conflicting_tags_are_refused_not_rewritten() {
+    let d = context(&[("Dockerfile", "FROM scratch\n")]);
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &["build", "--dry-run", "-t", "nc-other", "."],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("ambiguous") && err.contains("nc-other:latest"),
+        "{err}"
+    );
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &["build", "--dry-run", "--image", "a/b", "-t", "c/d:1", "."],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &["build", "--dry-run", "-t", "nc-other:1.0", "."],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("would build nc-other:1.0"), "{err}");
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--dry-run",
+            "--image",
+            "acme/app",
+            "-t",
+            "edge",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("would build acme/app:edge"), "{err}");
+}
+
+#[test]
+fn pull_reaches_the_daemon() {
+    require_docker();
+    // The base image exists only locally and nothing can be pulled here: with --pull the daemon
+    // tries, and fails, as `docker build --pull` does.
+    let d = context(&[("Dockerfile", &from_busybox())]);
+    let r = repo("pull");
+    let _cleanup = Images(vec![format!("{r}:p")]);
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--builder",
+            "classic",
+            "--image",
+            &r,
+            "-t",
+            "p",
+            "--pull",
+            ".",
+        ],
+        &[],
+    );
+    assert_ne!(code, 0, "{err}");
+    let cli = Command::new("docker")
+        .args(["build", "--pull", "-t", &format!("{r}:p"), "."])
+        .current_dir(d.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(!cli.status.success(), "the docker CLI fails the same way");
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--builder",
+            "classic",
+            "--image",
+            &r,
+            "-t",
+            "p",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "without --pull the local base is used: {err}");
+}

@@ -193,6 +193,17 @@ fn handle(s: &mut TcpStream, st: &Mutex<State>, auth: &str) {
                     drop(g);
                     std::thread::sleep(Duration::from_secs(20));
                 }
+                "echo" => {
+                    // A gateway that echoes the request headers in its error body.
+                    drop(g);
+                    let echoed: Vec<String> =
+                        headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    respond(
+                        s,
+                        502,
+                        &format!("bad gateway; request was: {}", echoed.join("\r\n")),
+                    )
+                }
                 "wrong" => {
                     g.current.insert(client, format!("{REPO}@{OTHER}"));
                     drop(g);
@@ -766,4 +777,127 @@ fn waits_for_the_deploy_window() {
         err.contains("would wait 5h45m for --at 06:15 UTC+01:00 (until 2026-03-02 06:15)"),
         "{err}"
     );
+}
+
+/// Runs `stevedore deploy` as a child, sends it `sig` once `ready` says so, and returns (code, stderr).
+fn interrupted(
+    dir: &Path,
+    args: &[&str],
+    sig: &str,
+    ready: impl Fn() -> bool,
+) -> (Option<i32>, String, Duration) {
+    let mut cmd = std::process::Command::new(common::stevedore_bin());
+    cmd.arg("deploy").args(args).current_dir(dir);
+    for (k, _) in std::env::vars().filter(|(k, _)| k == "CI" || k.starts_with("CI_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .env("IMAGE_DIGEST", format!("{REPO}@{NEW}"))
+        .env("VERSION", "1.6.0")
+        .env("MEDSTACK_KEY", KEY)
+        .env("MEDSTACK_CREDENTIAL", SECRET)
+        .env("STEVEDORE_NOW", "2026-03-01T12:00:00Z")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = std::time::Instant::now();
+    sh("kill", &[sig, &child.id().to_string()]);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        signalled.elapsed(),
+    )
+}
+
+#[test]
+fn a_signal_ends_every_wait_promptly_and_the_report_says_how_targets_were_left() {
+    let p = Provider::start();
+    let dir = project(&[("acme", "staging"), ("wrong", "staging")], &p.url());
+    // SIGTERM while waiting for the deploy window: nothing deployed, exit 143 at once.
+    let (code, err, took) = interrupted(
+        dir.path(),
+        &["--environment", "staging", "--at", "03:00"],
+        "-TERM",
+        || true,
+    );
+    assert_eq!(code, Some(143), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}: {err}");
+    assert!(err.contains("nothing was deployed"), "{err}");
+    let r = report(dir.path());
+    for n in ["acme", "wrong"] {
+        let t = by_name(&r, n);
+        assert_eq!(t["status"], "skipped", "{t}");
+        assert!(t["error"].as_str().unwrap().contains("SIGTERM"), "{t}");
+    }
+    assert!(p.state.lock().unwrap().seen.is_empty(), "nothing sent");
+    // SIGINT while polling a rollout that never verifies: exit 130, the target says it was not verified.
+    let st = p.state.clone();
+    let (code, err, took) = interrupted(
+        dir.path(),
+        &[
+            "--environment",
+            "staging",
+            "--only",
+            "wrong",
+            "--verify-timeout",
+            "5m",
+        ],
+        "-INT",
+        move || st.lock().unwrap().seen.iter().any(|(m, _)| m == "PUT"),
+    );
+    assert_eq!(code, Some(130), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}: {err}");
+    let t = by_name(&report(dir.path()), "wrong").clone();
+    assert_eq!(t["status"], "failed", "{t}");
+    let e = t["error"].as_str().unwrap();
+    assert!(
+        e.contains("stopped by SIGINT") && e.contains("not verified"),
+        "{e}"
+    );
+    assert!(err.contains("stopped by SIGINT (exit 130)"), "{err}");
+}
+
+#[test]
+fn echoed_credentials_never_reach_the_log_the_report_or_the_summary() {
+    use base64::Engine;
+    let p = Provider::start();
+    let dir = project(&[("echo", "staging")], &p.url());
+    let (code, out, err) = deploy(dir.path(), &["--environment", "staging", "--json"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("502") && err.contains("bad gateway"),
+        "quotes the body: {err}"
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:{SECRET}"));
+    let mut all = format!("{out}{err}");
+    for f in walk(dir.path()) {
+        all.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+    }
+    assert!(all.contains("[redacted]"), "{all}");
+    for leak in [b64.as_str(), b64.trim_end_matches('='), KEY, SECRET] {
+        assert!(!all.contains(leak), "{leak} leaked: {all}");
+    }
+    assert!(p.state.lock().unwrap().violations.is_empty());
+}
+
+/// Every file under `dir` (the report, the summary, wherever they are kept).
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
 }

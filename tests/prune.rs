@@ -801,3 +801,178 @@ fn two_prunes_at_once_both_succeed() {
     }
     assert_eq!(fx.existing(), Vec::<usize>::new());
 }
+
+/// Issue 20.2 and 15: `prune` racing a BuildKit `build` never removes the build's base image — BuildKit
+/// holds no container on it, so only the build's lease protects it — and the base goes once the build is
+/// over. The base is a real image in the test's scope (`FROM` the busybox base, labelled), the build runs
+/// `sleep` so the prune lands in the middle of it.
+#[test]
+fn a_running_build_keeps_its_base_image() {
+    common::require_docker();
+    let busybox = common::busybox_image();
+    let _lock = common::daemon_lock();
+    let mut fx = Fixture::new("lease");
+    let base = fx.r("base:1");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {busybox}\n")).unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &base, "--label", &fx.scope])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = |r: &str| common::docker(&["image", "inspect", "-f", "{{.Id}}", r]);
+    fx.made.push(prune_support::Made {
+        id: id(&base),
+        tag: Some(base.clone()),
+    });
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("Dockerfile"),
+        format!("FROM {base}\nRUN sleep 8 && echo built > /built\n"),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let leases = state.path().join("leases");
+    let app = fx.r("app");
+    let build = std::process::Command::new(common::stevedore_bin())
+        .args([
+            "build",
+            "--image",
+            &app,
+            "--tag",
+            "t",
+            "--builder",
+            "buildkit",
+            ".",
+        ])
+        .current_dir(project.path())
+        .env("STEVEDORE_STATE_DIR", state.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lease_files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&leases)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let t0 = std::time::Instant::now();
+    while lease_files().is_empty() {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the build took no lease in {}",
+            leases.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let lease: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&lease_files()[0]).unwrap()).unwrap();
+    assert_eq!(lease["images"][0]["id"], fx.made[0].id.as_str(), "{lease}");
+    let env = [("STEVEDORE_STATE_DIR", state.path().to_str().unwrap())];
+    let prune = [
+        "prune",
+        "--scope-label",
+        &fx.scope,
+        "--all",
+        "--min-age",
+        "0s",
+        "--keep-recent",
+        "0",
+    ];
+    let (code, out, err) = common::stevedore(project.path(), &prune, &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        fx.exists(0),
+        "prune removed the base of a running build:\n{out}{err}"
+    );
+    assert!(err.contains("a running build uses it"), "{err}");
+    let built = build.wait_with_output().unwrap();
+    let (bo, be) = (
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr),
+    );
+    assert_eq!(built.status.code(), Some(0), "build failed:\n{bo}{be}");
+    fx.made.push(prune_support::Made {
+        id: id(&format!("{app}:t")),
+        tag: Some(format!("{app}:t")),
+    });
+    assert!(lease_files().is_empty(), "the build released its lease");
+    // The build is over: its base goes like any other image.
+    let (code, out, err) = common::stevedore(project.path(), &prune, &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!fx.exists(0), "{out}{err}");
+}
+
+/// Issue 20.2: a build that takes its lease after the plan was made still keeps its base — prune checks
+/// the leases again at each removal — and the image's parent stays with it.
+#[test]
+fn a_lease_taken_after_the_plan_keeps_the_image() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(lease_after_plan());
+}
+
+async fn lease_after_plan() {
+    let mut fx = Fixture::new("leaselate");
+    let mut specs = vec![
+        spec(Some("p:1"), 40 * DAY, 1),
+        spec(Some("c:1"), 30 * DAY, 1),
+        spec(Some("x:1"), 20 * DAY, 1),
+    ];
+    specs[1].parent = Some(0);
+    fx.load(&specs);
+    use stevedore::prune::{self, docker, lease, policy, usage};
+    let conn = docker::connect().await.unwrap();
+    let df = usage::read(&conn.raw).await.unwrap();
+    let lin = prune::lineage(&conn).await.unwrap();
+    let images = prune::images_of(&df, &lin, &prune::record::Record::default());
+    let args = prune::PruneArgs {
+        all: true,
+        keep_recent: Some(0),
+        scope_label: Some(fx.scope.clone()),
+        ..Default::default()
+    };
+    let s = prune::Settings::resolve(&args, &Default::default()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let plan = policy::plan(&images, &s.policy, now, 0, 0, &Default::default());
+    assert_eq!(plan.removals().count(), 3);
+    // Now a build starts from c:1 (in the state directory prune reads).
+    let c = fx.r("c:1");
+    let held = lease::take(
+        &lease::dir(),
+        "build of test",
+        std::slice::from_ref(&c),
+        std::time::Duration::from_secs(60),
+        |_| async { None },
+    )
+    .await
+    .unwrap();
+    let app = stevedore::app::App::new(
+        stevedore::ci::Context::from_env(),
+        stevedore::config::Config::default(),
+    );
+    let mut tally = prune::Tally::default();
+    prune::apply(&app, &conn, &plan, &images, &mut tally).await;
+    drop(held);
+    assert!(tally.failures.is_empty(), "{:?}", tally.failures);
+    let kept: Vec<&str> = tally
+        .held
+        .iter()
+        .map(|h| h["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, [c.as_str(), fx.r("p:1").as_str()], "{:?}", tally.held);
+    assert_eq!(fx.existing(), vec![0, 1]);
+}

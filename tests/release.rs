@@ -121,6 +121,17 @@ fn protected_and_deployers_policy() {
     let (code, _, err) = release(dir.path(), "v1.1.0", false, "alice", &[]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("not protected"), "{err}");
+    // A newline in CI_COMMIT_TAG is printed escaped: one value, one line, no forged log line.
+    for tag in ["v1.1.0\nrelease approved by ops", "v1.1.0\n"] {
+        let (code, _, err) = release(dir.path(), tag, false, "alice", &[]);
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains("v1.1.0\\n"), "escaped: {err}");
+        assert!(
+            !err.lines()
+                .any(|l| l.starts_with("release approved") || l.starts_with(",")),
+            "raw newline printed: {err}"
+        );
+    }
     // Staging from an unprotected tag: fine.
     let (code, _, err) = release(dir.path(), "v1.1.0-beta.1", false, "alice", &[]);
     assert_eq!(code, 0, "{err}");

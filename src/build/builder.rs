@@ -4,6 +4,7 @@
 use super::context;
 use super::plan::{Builder, Plan};
 use super::progress::Tracker;
+use super::settings::ProgressMode;
 use crate::app::App;
 use crate::exit::{ExitCode, coded};
 use bollard::Docker;
@@ -54,6 +55,58 @@ fn with_progress(
     )
 }
 
+/// Where the build output goes, by `--progress`: every line in the log (`plain`), a live status line
+/// that keeps each step's name (`tty`), or nowhere (`quiet`; a failure still quotes the step's output).
+struct Shown<'a> {
+    app: &'a App,
+    mode: ProgressMode,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<'a> Shown<'a> {
+    fn new(app: &'a App, mode: ProgressMode) -> Shown<'a> {
+        use std::io::IsTerminal;
+        let terminal = std::io::stderr().is_terminal() && !app.out.is_ci();
+        let mode = match mode {
+            ProgressMode::Auto if terminal => ProgressMode::Tty,
+            ProgressMode::Auto => ProgressMode::Plain,
+            ProgressMode::Tty if !terminal => {
+                app.out
+                    .detail("--progress tty: stderr is not a terminal; showing plain output");
+                ProgressMode::Plain
+            }
+            m => m,
+        };
+        let bar = (mode == ProgressMode::Tty && !app.out.is_quiet()).then(|| {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.enable_steady_tick(std::time::Duration::from_millis(120));
+            pb
+        });
+        Shown { app, mode, bar }
+    }
+
+    fn line(&mut self, line: String) {
+        match (&self.bar, self.mode) {
+            (_, ProgressMode::Quiet) => {}
+            (Some(pb), _) => {
+                let step = line.starts_with("Step ")
+                    || (line.starts_with('#') && !line.contains(" DONE ") && line.contains(" ["));
+                if step {
+                    pb.println(&line);
+                }
+                pb.set_message(line);
+            }
+            _ => self.app.out.info(line),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
 /// A session ID for BuildKit, unique enough for one daemon.
 fn session_id() -> String {
     let nanos = std::time::SystemTime::now()
@@ -91,6 +144,10 @@ fn options(plan: &Plan) -> BuildImageOptions {
             BuilderVersion::BuilderV1
         },
         session: buildkit.then(session_id),
+        pull: s.pull.then(|| "1".to_string()),
+        networkmode: s.network.clone(),
+        extrahosts: (!s.extra_hosts.is_empty()).then(|| s.extra_hosts.join(",")),
+        shmsize: s.shm_size.map(|b| b as i32),
         ..Default::default()
     }
 }
@@ -103,17 +160,19 @@ pub async fn build(app: &App, docker: &Docker, plan: &Plan) -> anyhow::Result<Bu
     let body = bollard::body_try_stream(with_progress(progress, body));
 
     let mut tracker = Tracker::default();
+    let mut shown = Shown::new(app, s.progress);
     let stream = docker.build_image(options(plan), None, Some(body));
     let consume = async {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
             for line in tracker.item(&item?) {
-                app.out.info(line);
+                shown.line(line);
             }
         }
         Ok::<(), DockerError>(())
     };
     let result = tokio::time::timeout(s.timeout, consume).await;
+    shown.finish();
     let walk_error = stats.error();
     failure(result, walk_error, &tracker, s.timeout.as_secs())?;
     let inspect = docker.inspect_image(plan.image()).await.map_err(|e| {

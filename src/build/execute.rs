@@ -29,21 +29,48 @@ pub struct Done {
     pub digest: Option<String>,
 }
 
-/// Removes the `--dotenv` file an earlier run left, so a failure of this run never leaves one that
-/// describes another build (it is written again only on success).
-pub fn clear_dotenv(path: Option<&Path>) -> anyhow::Result<()> {
-    let Some(path) = path else { return Ok(()) };
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(coded(
-            ExitCode::Usage,
-            format!(
-                "cannot remove the old dotenv file {} ({e}) — it would describe an earlier build; pass a writable path to --dotenv",
-                path.display()
-            ),
-        )),
+/// Removes the `--dotenv` and `--iidfile` files an earlier run left, so a failure of this run never
+/// leaves one that describes another build (they are written again only on success).
+pub fn clear_outputs(settings: &Settings) -> anyhow::Result<()> {
+    for (path, flag) in [
+        (&settings.dotenv, "--dotenv"),
+        (&settings.iidfile, "--iidfile"),
+    ] {
+        let Some(path) = path else { continue };
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(coded(
+                    ExitCode::Usage,
+                    format!(
+                        "cannot remove the old {flag} file {} ({e}) — it would describe an earlier build; pass a writable path to {flag}",
+                        path.display()
+                    ),
+                ));
+            }
+        }
     }
+    Ok(())
+}
+
+/// Writes `--iidfile`: the image ID, without a newline, as `docker build --iidfile` does.
+fn write_iidfile(settings: &Settings, image_id: &str) -> anyhow::Result<()> {
+    let Some(path) = &settings.iidfile else {
+        return Ok(());
+    };
+    let tmp = path.with_extension("tmp-stevedore");
+    std::fs::write(&tmp, image_id)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            coded(
+                ExitCode::Usage,
+                format!(
+                    "cannot write the --iidfile {}: {e} — pass a writable path",
+                    path.display()
+                ),
+            )
+        })
 }
 
 /// With `--push`, finds the registry credentials and checks them — failing fast, before a long build.
@@ -157,7 +184,11 @@ pub async fn execute(
         built.ignored,
         built.image_id
     ));
+    write_iidfile(&plan.settings, &built.image_id)?;
     tag(docker, plan).await?;
+    if plan.push.is_some() {
+        scan_gate(app, plan).await?;
+    }
     let digest = match (&plan.push, login) {
         (Some(to), Some(login)) => Some(push_tags(app, docker, plan, to, login).await?),
         _ => None,
@@ -165,6 +196,19 @@ pub async fn execute(
     let done = Done { built, digest };
     write_dotenv(plan, &done)?;
     Ok(done)
+}
+
+/// The push gate: the built image is scanned for secrets before any tag leaves the runner (see
+/// [`crate::scan::image::gate`]); turned off, it says so.
+async fn scan_gate(app: &App, plan: &Plan) -> anyhow::Result<()> {
+    if !plan.settings.scan_image {
+        app.out.warn(
+            "image scan before push is off ([build] scan_image = false or --no-scan-image): pushing without checking the image for secrets",
+        );
+        return Ok(());
+    }
+    crate::scan::image::gate(app, plan.image()).await?;
+    Ok(())
 }
 
 /// Adds the plan's other tags to the built image.

@@ -24,6 +24,7 @@ pub mod settings;
 pub mod tags;
 
 use crate::app::App;
+use crate::prune::lease;
 use crate::summary::StepOutcome;
 use serde::Deserialize;
 use settings::{BuilderChoice, Timeout};
@@ -59,6 +60,9 @@ pub struct BuildConfig {
     pub labels: BTreeMap<String, String>,
     /// `build_args`: build arguments (flags override them).
     pub build_args: BTreeMap<String, String>,
+    /// `scan_image`: scan the built image for secrets before `--push` (default true); a finding
+    /// refuses the push.
+    pub scan_image: Option<bool>,
 }
 
 /// Command-line arguments of `stevedore build`: the options, boxed so the CLI's command enum stays
@@ -117,8 +121,10 @@ pub struct BuildOptions {
     /// The image repository [default: $CI_REGISTRY_IMAGE, locally the project's name].
     #[arg(long, value_name = "REPOSITORY", env = "STEVEDORE_IMAGE")]
     pub image: Option<String>,
-    /// A tag, replacing the ones made from the version (repeatable).
-    #[arg(long, short = 't', value_name = "TAG")]
+    /// `NAME:TAG` (a full reference, as with `docker build -t`: sets the image and the tag) or a bare
+    /// `TAG` of the image given by --image / [build] image / $CI_REGISTRY_IMAGE; replaces the tags made
+    /// from the version (repeatable).
+    #[arg(long, short = 't', value_name = "NAME[:TAG]")]
     pub tag: Vec<String>,
     /// Push every tag and check the registry's digest.
     #[arg(long)]
@@ -132,6 +138,30 @@ pub struct BuildOptions {
     /// The builder: auto (BuildKit when the daemon has it), buildkit, classic.
     #[arg(long, value_enum, value_name = "BUILDER", env = "STEVEDORE_BUILDER")]
     pub builder: Option<BuilderChoice>,
+    /// Push without scanning the built image for secrets (the scan before `--push` is on by default).
+    #[arg(long)]
+    pub no_scan_image: bool,
+    /// Always pull a newer version of the base images.
+    #[arg(long)]
+    pub pull: bool,
+    /// The network RUN instructions use: default, none, host (BuildKit), or a network name (classic).
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// A `HOST:IP` line for /etc/hosts during RUN (repeatable; `HOST=IP` accepted too).
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// Size of /dev/shm during RUN, e.g. 64m, 1g.
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Write the image ID to this file.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// How to show the build output: auto (tty on a terminal, else plain), plain, tty, quiet.
+    #[arg(long, value_enum, value_name = "TYPE", default_value_t = settings::ProgressMode::Auto)]
+    pub progress: settings::ProgressMode,
+    /// Forward an SSH agent socket or keys to `RUN --mount=type=ssh`: `default` or `ID[=PATH]`.
+    #[arg(long, value_name = "default|ID[=PATH]")]
+    pub ssh: Vec<String>,
 }
 
 /// Runs the step, records its outcome in the run summary and returns it.
@@ -148,13 +178,20 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     if app.dry_run {
         return Ok(outcome::dry_run(app, &plan::plan(settings, None), started));
     }
-    // A dotenv left by an earlier run must not outlive a failure of this one.
-    execute::clear_dotenv(settings.dotenv.as_deref())?;
+    // A dotenv or iidfile left by an earlier run must not outlive a failure of this one.
+    execute::clear_outputs(&settings)?;
     let docker = crate::docker::connect(settings.timeout).await?;
     let login = execute::login(app, &settings).await?;
+    // Lease base images and cache sources: no prune (nor the disk guard) removes them mid-build.
+    let file = settings.context.join(&settings.dockerfile);
+    let mut cache = plan::default_cache_refs(&settings.repo, &settings.tags);
+    cache.extend(settings.cache_from.iter().cloned());
+    let (bargs, ttl) = (&settings.build_args, settings.timeout);
+    let _lease = lease::for_build(app, &docker, &file, bargs, &cache, ttl).await;
     execute::disk_guard(app, &docker).await?;
     let observed = execute::observe(app, &docker, &settings).await;
     let plan = plan::plan(settings, Some(&observed));
+    plan.check()?;
     let done = execute::execute(app, &docker, &plan, login.as_ref()).await?;
     outcome::success(app, &plan, &done, started)
 }

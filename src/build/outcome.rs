@@ -104,6 +104,9 @@ pub fn success(
     let facts = facts(plan, done, started);
     if plan.settings.json {
         app.out.result(serde_json::to_string_pretty(&facts)?);
+    } else if app.out.is_quiet() {
+        // `docker build -q` prints the image ID.
+        app.out.result(&done.built.image_id);
     }
     let digest = execute::image_digest(plan, done);
     let mut rows = vec![

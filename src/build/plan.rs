@@ -64,6 +64,8 @@ pub struct Plan {
     pub push: Option<PushTo>,
     /// Warnings to print before building.
     pub warnings: Vec<String>,
+    /// What this daemon cannot do that the settings ask for: the build is refused (exit 2) saying so.
+    pub refusals: Vec<String>,
 }
 
 /// The tags that pointed at the previous release and serve as cache by default: `latest`, a prerelease
@@ -151,6 +153,7 @@ pub fn plan(settings: Settings, observed: Option<&Observed>) -> Plan {
             settings.matcher.forced().join(" and ")
         ));
     }
+    let refusals = refusals(&settings, builder, observed);
     Plan {
         settings,
         refs,
@@ -159,10 +162,36 @@ pub fn plan(settings: Settings, observed: Option<&Observed>) -> Plan {
         cache_from,
         push,
         warnings,
+        refusals,
     }
 }
 
+/// The settings this daemon's builder cannot honour (only known once the daemon was asked).
+fn refusals(settings: &Settings, builder: Builder, observed: Option<&Observed>) -> Vec<String> {
+    let mut out = Vec::new();
+    let api = observed.and_then(|o| o.api_version.as_deref());
+    if builder == Builder::BuildKit
+        && settings.shm_size.is_some()
+        && observed.is_some()
+        && !api_at_least(api, (1, 42))
+    {
+        out.push(format!(
+            "--shm-size: BuildKit on this daemon (API {}) ignores it; Docker 23 (API 1.42) is the first to pass it on — use --builder classic, or a newer daemon",
+            api.unwrap_or("unknown")
+        ));
+    }
+    out
+}
+
 impl Plan {
+    /// Refuses the build (exit 2) when the daemon cannot do what the settings ask.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.refusals.first() {
+            Some(r) => Err(crate::exit::coded(crate::exit::ExitCode::Usage, r.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// The reference that is built (`repo:first-tag`).
     pub fn image(&self) -> &str {
         &self.refs[0]
@@ -282,6 +311,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("push: every tag to 127.0.0.1:5000"), "{text}");
+    }
+
+    #[test]
+    fn shm_size_is_refused_where_buildkit_would_ignore_it() {
+        let d = tempfile::tempdir().unwrap();
+        let s = settings(d.path(), |a| a.options.shm_size = Some("96m".into()));
+        let daemon = |api: &str| Observed {
+            os: Some("linux".into()),
+            api_version: Some(api.into()),
+            present: vec![],
+        };
+        assert!(plan(s.clone(), Some(&daemon("1.41"))).check().is_err());
+        assert!(plan(s.clone(), Some(&daemon("1.43"))).check().is_ok());
+        let mut classic = s.clone();
+        classic.builder = BuilderChoice::Classic;
+        assert!(plan(classic, Some(&daemon("1.41"))).check().is_ok());
+        assert!(plan(s, None).check().is_ok(), "a dry run cannot know");
     }
 
     #[test]

@@ -23,6 +23,20 @@ pub enum BuilderChoice {
     Classic,
 }
 
+/// How the build output is shown (`--progress`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// `tty` on a terminal outside CI, else `plain`.
+    #[default]
+    Auto,
+    /// Every line of the build output in the log.
+    Plain,
+    /// A live status line; each step's name kept, a failing step's output printed.
+    Tty,
+    /// No build output (errors still name the failing step with its output).
+    Quiet,
+}
+
 /// A duration written for people: `90s`, `30m`, `2h`, or a number of seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeout(pub Duration);
@@ -90,6 +104,20 @@ pub struct Settings {
     pub dotenv: Option<PathBuf>,
     /// `--json`.
     pub json: bool,
+    /// Scan the built image for secrets before pushing (`[build] scan_image`, `--no-scan-image`).
+    pub scan_image: bool,
+    /// `--pull`.
+    pub pull: bool,
+    /// `--network`.
+    pub network: Option<String>,
+    /// `--add-host`, as `HOST:IP`.
+    pub extra_hosts: Vec<String>,
+    /// `--shm-size`, bytes.
+    pub shm_size: Option<u64>,
+    /// `--iidfile`.
+    pub iidfile: Option<PathBuf>,
+    /// `--progress`.
+    pub progress: ProgressMode,
 }
 
 fn usage(msg: String) -> anyhow::Error {
@@ -106,6 +134,10 @@ fn key_value(raw: &str, flag: &str, env: bool) -> anyhow::Result<Option<(String,
         None if env && !raw.trim().is_empty() => Ok(std::env::var(raw.trim())
             .ok()
             .map(|v| (raw.trim().to_string(), v))),
+        // `docker build --label KEY` gives the label an empty value.
+        None if flag == "--label" && !raw.trim().is_empty() => {
+            Ok(Some((raw.trim().to_string(), String::new())))
+        }
         None => Err(usage(format!("{flag} {raw:?} is not NAME=value"))),
     }
 }
@@ -216,20 +248,95 @@ fn ignore_matcher(context: &Path, dockerfile: &str) -> anyhow::Result<Matcher> {
         .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))
 }
 
+/// The repository and its tags: `-t NAME:TAG` sets both (every full reference must name the same
+/// repository, and agree with `--image`); a bare `-t TAG` is a tag of the image named by `--image`,
+/// `[build] image` or `$CI_REGISTRY_IMAGE` — without one it is ambiguous (`docker build` reads it as an
+/// image) and refused. Without `-t`, the tags come from the version or the branch.
+fn repository_and_tags(
+    ctx: &Context,
+    cfg: &BuildConfig,
+    args: &BuildArgs,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let named = args
+        .image
+        .clone()
+        .or_else(|| cfg.image.clone())
+        .or_else(|| ctx.registry_image.clone());
+    let given = tags::parse_tag_flags(&args.tag, named.is_some())?;
+    let repo = match (&given.repository, &args.image) {
+        (Some(r), Some(i)) if tags::normalize_repository(i)? != *r => {
+            return Err(usage(format!(
+                "-t names the repository {r} but --image names {i} — give one of them (stevedore builds one repository)"
+            )));
+        }
+        (Some(r), _) => r.clone(),
+        (None, _) => tags::normalize_repository(
+            &named.unwrap_or_else(|| tags::repository_from_name(&ctx.project_name)),
+        )?,
+    };
+    let tags = if given.tags.is_empty() {
+        tags::tags_for(ctx, &[], cfg.latest.unwrap_or(true))
+    } else {
+        given.tags
+    };
+    Ok((repo, tags))
+}
+
+/// `--add-host HOST:IP` (or `HOST=IP`) as the API takes it (`HOST:IP`); the IP may be `host-gateway`.
+fn extra_host(raw: &str) -> anyhow::Result<String> {
+    let bad = || {
+        usage(format!(
+            "--add-host {raw:?} is not HOST:IP — write e.g. --add-host db.local:10.0.0.5 (or host-gateway as the IP)"
+        ))
+    };
+    let (host, ip) = raw
+        .split_once('=')
+        .or_else(|| raw.split_once(':'))
+        .ok_or_else(bad)?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || (ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err()) {
+        return Err(bad());
+    }
+    Ok(format!("{host}:{ip}"))
+}
+
+/// `--shm-size` as `docker build` reads it: a number with an optional `b`, `k`, `m`, `g` (binary
+/// units, as Docker's RAMInBytes), at most what the API's 32-bit field holds.
+fn shm_size(raw: &str) -> anyhow::Result<u64> {
+    let bad = |why: &str| usage(format!("--shm-size {raw:?} {why} — write e.g. 64m or 1g"));
+    let t = raw.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').filter(|x| !x.is_empty()).unwrap_or(&t);
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad("is not a size")),
+    };
+    let n: f64 = num.parse().map_err(|_| bad("is not a size"))?;
+    let bytes = (n * mult) as u64;
+    if bytes == 0 || bytes > i32::MAX as u64 {
+        return Err(bad("must be more than 0 and under 2g"));
+    }
+    Ok(bytes)
+}
+
 /// Resolves the settings from flags > environment > `[build]` > defaults.
 pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<Settings> {
+    if let Some(s) = args.ssh.first() {
+        return Err(usage(format!(
+            "--ssh {s}: stevedore cannot forward an SSH agent to the build yet (its BuildKit session serves registry credentials only) — fetch private sources before the build, or build this image with `docker buildx build --ssh`"
+        )));
+    }
     let context = context_dir(args)?;
     let dockerfile = dockerfile(&context, cfg, args)?;
     let matcher = ignore_matcher(&context, &dockerfile)?;
 
-    let repo_raw = args
-        .image
-        .clone()
-        .or_else(|| cfg.image.clone())
-        .or_else(|| ctx.registry_image.clone())
-        .unwrap_or_else(|| tags::repository_from_name(&ctx.project_name));
-    let repo = tags::normalize_repository(&repo_raw)?;
-    let tags = tags::tags_for(ctx, &args.tag, cfg.latest.unwrap_or(true));
+    let (repo, tags) = repository_and_tags(ctx, cfg, args)?;
 
     let mut build_args = cfg.build_args.clone();
     for a in &args.build_arg {
@@ -271,6 +378,17 @@ pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Re
         push: args.push,
         dotenv: args.dotenv.clone(),
         json: args.json,
+        scan_image: !args.no_scan_image && cfg.scan_image.unwrap_or(true),
+        pull: args.pull,
+        network: args.network.clone().filter(|n| !n.is_empty()),
+        extra_hosts: args
+            .add_host
+            .iter()
+            .map(|h| extra_host(h))
+            .collect::<anyhow::Result<_>>()?,
+        shm_size: args.shm_size.as_deref().map(shm_size).transpose()?,
+        iidfile: args.iidfile.clone(),
+        progress: args.progress,
     })
 }
 
@@ -301,7 +419,11 @@ mod tests {
             Some(("A".into(), "b=c".into()))
         );
         assert!(key_value("=x", "--label", false).is_err());
-        assert!(key_value("NOVALUE", "--label", false).is_err());
+        assert_eq!(
+            key_value("NOVALUE", "--label", false).unwrap(),
+            Some(("NOVALUE".into(), String::new()))
+        );
+        assert!(key_value("", "--label", false).is_err());
         assert_eq!(
             key_value("STEVEDORE_SURELY_UNSET_VAR", "--build-arg", true).unwrap(),
             None
@@ -311,6 +433,21 @@ mod tests {
             key_value("PATH", "--build-arg", true).unwrap(),
             Some(("PATH".into(), path))
         );
+    }
+
+    #[test]
+    fn extra_hosts_and_shm_sizes() {
+        assert_eq!(extra_host("db:10.0.0.5").unwrap(), "db:10.0.0.5");
+        assert_eq!(extra_host("db=::1").unwrap(), "db:::1");
+        assert_eq!(extra_host("gw:host-gateway").unwrap(), "gw:host-gateway");
+        assert!(extra_host("db").is_err());
+        assert!(extra_host("db:not-an-ip").is_err());
+        assert_eq!(shm_size("64m").unwrap(), 64 << 20);
+        assert_eq!(shm_size("1G").unwrap(), 1 << 30);
+        assert_eq!(shm_size("512kb").unwrap(), 512 << 10);
+        assert_eq!(shm_size("1000").unwrap(), 1000);
+        assert!(shm_size("3g").is_err());
+        assert!(shm_size("lots").is_err());
     }
 
     #[test]

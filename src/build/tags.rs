@@ -152,6 +152,71 @@ pub fn path_in_registry(repo: &str) -> String {
     }
 }
 
+/// What `-t` flags say: the repository of the full references among them, and the tags.
+#[derive(Debug, Default, PartialEq)]
+pub struct TagFlags {
+    /// The repository `-t NAME:TAG` names, lower-case checked.
+    pub repository: Option<String>,
+    /// The tags, in order, without duplicates.
+    pub tags: Vec<String>,
+}
+
+/// True for a valid Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn valid_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+/// Reads `-t` values as `docker build` does where that is unambiguous: `NAME:TAG` or `REGISTRY/NAME`
+/// (no tag: `latest`) is a full reference; a bare word is a tag of the known image (`image_known`),
+/// and refused without one. Nothing is rewritten: an invalid name or tag is an error saying why.
+pub fn parse_tag_flags(values: &[String], image_known: bool) -> anyhow::Result<TagFlags> {
+    let mut out = TagFlags::default();
+    for raw in values {
+        let usage = |why: String| coded(ExitCode::Usage, format!("-t {raw:?}: {why}"));
+        let (repo, tag) = match raw.rfind(':') {
+            Some(i) if !raw[i..].contains('/') => (&raw[..i], &raw[i + 1..]),
+            _ if raw.contains('/') => (raw.as_str(), "latest"),
+            _ if image_known => ("", raw.as_str()),
+            _ => {
+                return Err(usage(format!(
+                    "ambiguous — `docker build` reads it as the image {raw}:latest, stevedore as a tag of the project's image; write -t {raw}:latest for the image, or --image REPOSITORY -t {raw} for the tag"
+                )));
+            }
+        };
+        if raw.contains('@') {
+            return Err(usage("a digest cannot be a tag — write NAME:TAG".into()));
+        }
+        if !valid_tag(tag) {
+            return Err(usage(format!(
+                "{tag:?} is not a valid tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)"
+            )));
+        }
+        if !repo.is_empty() {
+            if repo != repo.to_lowercase() {
+                return Err(usage("repository names must be lowercase".into()));
+            }
+            let repo = normalize_repository(repo)?;
+            match &out.repository {
+                Some(r) if *r != repo => {
+                    return Err(usage(format!(
+                        "stevedore builds one repository per run, and -t already named {r}; tag the other repository after the build"
+                    )));
+                }
+                _ => out.repository = Some(repo),
+            }
+        }
+        if !out.tags.iter().any(|t| t == tag) {
+            out.tags.push(tag.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// The tags for a build: `--tag` values when given, else from the version tag or the branch.
 pub fn tags_for(ctx: &Context, explicit: &[String], latest: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -278,6 +343,26 @@ mod tests {
             tags_for(&ctx(Some("release-candidate")), &[], true),
             ["release-candidate"]
         );
+    }
+
+    #[test]
+    fn tag_flags_follow_docker_where_unambiguous() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let f = parse_tag_flags(&v(&["nc-other:1.0", "nc-other:latest"]), false).unwrap();
+        assert_eq!(f.repository.as_deref(), Some("nc-other"));
+        assert_eq!(f.tags, ["1.0", "latest"]);
+        let f = parse_tag_flags(&v(&["127.0.0.1:5000/a/b"]), false).unwrap();
+        assert_eq!(f.repository.as_deref(), Some("127.0.0.1:5000/a/b"));
+        assert_eq!(f.tags, ["latest"]);
+        let f = parse_tag_flags(&v(&["edge", "x", "x"]), true).unwrap();
+        assert_eq!((f.repository, f.tags), (None, v(&["edge", "x"])));
+        let e = parse_tag_flags(&v(&["edge"]), false).unwrap_err();
+        assert!(crate::exit::render(&e).contains("ambiguous"));
+        assert!(parse_tag_flags(&v(&["a:1", "b:2"]), true).is_err());
+        assert!(parse_tag_flags(&v(&["App:1"]), true).is_err());
+        assert!(parse_tag_flags(&v(&["a:bad+tag"]), true).is_err());
+        assert!(parse_tag_flags(&v(&["a:.x"]), true).is_err());
+        assert!(parse_tag_flags(&v(&["a@sha256:00"]), true).is_err());
     }
 
     #[test]

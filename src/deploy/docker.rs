@@ -15,8 +15,8 @@ use crate::signal;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HealthStatusEnum, ImageConfig,
-    NetworkConnectRequest, NetworkingConfig,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HealthStatusEnum, HostConfig,
+    ImageConfig, NetworkConnectRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RenameContainerOptions,
@@ -100,8 +100,39 @@ pub fn recreate_body(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<HashMap<_, _>>()
     });
+    let host_config = with_anonymous_volumes(old);
+    let (networking_config, extra) = networks(old, &host_config, &short_id);
+    let body = ContainerCreateBody {
+        hostname: c.hostname.clone().filter(|h| *h != short_id),
+        domainname: c.domainname.clone().filter(|d| !d.is_empty()),
+        user: own(&c.user, &img.user),
+        attach_stdin: c.attach_stdin,
+        attach_stdout: c.attach_stdout,
+        attach_stderr: c.attach_stderr,
+        exposed_ports: minus(&c.exposed_ports, &img.exposed_ports),
+        tty: c.tty,
+        open_stdin: c.open_stdin,
+        stdin_once: c.stdin_once,
+        env: minus(&c.env, &img.env),
+        cmd: own(&c.cmd, &img.cmd),
+        healthcheck: own(&c.healthcheck, &img.healthcheck),
+        image: Some(new_image.to_string()),
+        working_dir: own(&c.working_dir, &img.working_dir),
+        entrypoint: own(&c.entrypoint, &img.entrypoint),
+        labels: labels.filter(|l| !l.is_empty()),
+        stop_signal: own(&c.stop_signal, &img.stop_signal),
+        stop_timeout: c.stop_timeout,
+        host_config: Some(host_config),
+        networking_config,
+        ..Default::default()
+    };
+    (body, extra)
+}
+
+/// The old container's host config, with its anonymous volumes (an image's VOLUME holds data too)
+/// mounted by name so the new container gets the same data.
+fn with_anonymous_volumes(old: &ContainerInspectResponse) -> HostConfig {
     let mut host_config = old.host_config.clone().unwrap_or_default();
-    // Anonymous volumes (an image's VOLUME) hold data too: mount the same volumes in the new container.
     let mut covered: Vec<String> = host_config
         .binds
         .iter()
@@ -128,25 +159,35 @@ pub fn recreate_body(
                 .push(format!("{name}:{dest}"));
         }
     }
+    host_config
+}
+
+/// The primary network to create with (unless a default one) and the others to connect afterwards,
+/// with their aliases (without the generated short-id alias), links and IPAM settings.
+fn networks(
+    old: &ContainerInspectResponse,
+    host_config: &HostConfig,
+    short_id: &str,
+) -> (Option<NetworkingConfig>, Vec<(String, EndpointSettings)>) {
     let mode = host_config.network_mode.clone().unwrap_or_default();
     let clean = |e: &EndpointSettings| EndpointSettings {
         aliases: e
             .aliases
             .as_ref()
-            .map(|a| a.iter().filter(|x| **x != short_id).cloned().collect()),
+            .map(|a| a.iter().filter(|x| *x != short_id).cloned().collect()),
         links: e.links.clone(),
         ipam_config: e.ipam_config.clone(),
         driver_opts: e.driver_opts.clone(),
         ..Default::default()
     };
-    let networks = old
+    let all = old
         .network_settings
         .as_ref()
         .and_then(|n| n.networks.clone())
         .unwrap_or_default();
     let mut primary = None;
     let mut extra = Vec::new();
-    for (name, ep) in networks {
+    for (name, ep) in all {
         if name == mode || (mode == "default" && name == "bridge") {
             primary = Some((name, clean(&ep)));
         } else {
@@ -159,31 +200,7 @@ pub fn recreate_body(
         .map(|(n, ep)| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n, ep)])),
         });
-    let body = ContainerCreateBody {
-        hostname: c.hostname.clone().filter(|h| *h != short_id),
-        domainname: c.domainname.clone().filter(|d| !d.is_empty()),
-        user: own(&c.user, &img.user),
-        attach_stdin: c.attach_stdin,
-        attach_stdout: c.attach_stdout,
-        attach_stderr: c.attach_stderr,
-        exposed_ports: minus(&c.exposed_ports, &img.exposed_ports),
-        tty: c.tty,
-        open_stdin: c.open_stdin,
-        stdin_once: c.stdin_once,
-        env: minus(&c.env, &img.env),
-        cmd: own(&c.cmd, &img.cmd),
-        healthcheck: own(&c.healthcheck, &img.healthcheck),
-        image: Some(new_image.to_string()),
-        working_dir: own(&c.working_dir, &img.working_dir),
-        entrypoint: own(&c.entrypoint, &img.entrypoint),
-        labels: labels.filter(|l| !l.is_empty()),
-        stop_signal: own(&c.stop_signal, &img.stop_signal),
-        stop_timeout: c.stop_timeout,
-        host_config: Some(host_config),
-        networking_config,
-        ..Default::default()
-    };
-    (body, extra)
+    (networking_config, extra)
 }
 
 /// How a container came up.
@@ -677,17 +694,12 @@ async fn rollback(d: &Docker, name: &str, prev: &str, start: bool) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bollard::models::{ContainerConfig, HostConfig, NetworkSettings, RestartPolicy};
+    use bollard::models::{ContainerConfig, NetworkSettings, RestartPolicy};
 
-    #[test]
-    fn recreate_keeps_own_settings_and_takes_the_new_images_defaults() {
-        let img = ImageConfig {
-            env: Some(vec!["PATH=/bin".into(), "APP_VERSION=v1".into()]),
-            cmd: Some(vec!["/bin/app".into()]),
-            labels: Some(HashMap::from([("app.version".into(), "v1".into())])),
-            ..Default::default()
-        };
-        let old = ContainerInspectResponse {
+    /// A client's container on a v1 image: own env, label, restart policy, bind mount, anonymous
+    /// volume, two networks.
+    fn client_container() -> ContainerInspectResponse {
+        ContainerInspectResponse {
             id: Some("0123456789abcdef".into()),
             config: Some(ContainerConfig {
                 hostname: Some("0123456789ab".into()),
@@ -741,8 +753,18 @@ mod tests {
                 ..Default::default()
             }),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn recreate_keeps_own_settings_and_takes_the_new_images_defaults() {
+        let img = ImageConfig {
+            env: Some(vec!["PATH=/bin".into(), "APP_VERSION=v1".into()]),
+            cmd: Some(vec!["/bin/app".into()]),
+            labels: Some(HashMap::from([("app.version".into(), "v1".into())])),
+            ..Default::default()
         };
-        let (body, extra) = recreate_body(&old, &img, "r/app@sha256:x");
+        let (body, extra) = recreate_body(&client_container(), &img, "r/app@sha256:x");
         assert_eq!(body.image.as_deref(), Some("r/app@sha256:x"));
         assert_eq!(body.env, Some(vec!["CLIENT=acme".to_string()]));
         assert_eq!(body.cmd, None, "the new image's command applies");

@@ -14,7 +14,7 @@ use crate::summary::{self, Status, StepOutcome};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
-use version::{Channel, Existing};
+use version::{Channel, Existing, shown};
 
 /// The `[release]` table of `stevedore.toml`.
 #[derive(Clone, Debug, Deserialize)]
@@ -134,7 +134,8 @@ pub fn check_policy(
     let mut reasons = Vec::new();
     if ch == Channel::Production && !protected && !cfg.allow_unprotected {
         reasons.push(format!(
-            "production release from tag {tag}, which is not protected (CI_COMMIT_REF_PROTECTED is not `true`): protect the tag pattern in GitLab (Settings > Repository > Protected tags), or set [release] allow_unprotected = true"
+            "production release from tag {}, which is not protected (CI_COMMIT_REF_PROTECTED is not `true`): protect the tag pattern in GitLab (Settings > Repository > Protected tags), or set [release] allow_unprotected = true",
+            shown(tag)
         ));
     }
     if let Some(list) = &cfg.deployers {
@@ -152,76 +153,84 @@ pub fn check_policy(
     Ok((v, ch, reasons))
 }
 
-/// Runs the step.
-pub async fn run(app: &App, args: &ReleaseArgs) -> anyhow::Result<StepOutcome> {
-    if let Some(ReleaseCommand::Next(n)) = &args.command {
-        return next::run(app, n).await;
+/// Stage 1 of `release`: the flags and CI context resolved once.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The tag to release.
+    pub tag: String,
+    /// `CI_COMMIT_REF_PROTECTED` is `true`.
+    pub protected: bool,
+    /// `GITLAB_USER_LOGIN`.
+    pub login: Option<String>,
+    /// `--dotenv FILE`.
+    pub dotenv: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Settings {
+    /// Resolves the flags against the CI context; no tag is a usage error (exit 2).
+    pub fn resolve(app: &App, args: &ReleaseArgs) -> anyhow::Result<Settings> {
+        let tag = args
+            .tag
+            .clone()
+            .or_else(|| app.ctx.commit_tag.clone())
+            .ok_or_else(|| {
+                coded(
+                    ExitCode::Usage,
+                    "no tag to release: pass --tag TAG, or run in a tag pipeline (CI_COMMIT_TAG)",
+                )
+            })?;
+        Ok(Settings {
+            tag,
+            protected: app.ctx.commit_ref_protected,
+            login: app.ctx.user_login.clone(),
+            dotenv: args.dotenv.clone(),
+            json: args.json,
+        })
     }
-    let started = Instant::now();
-    let cfg = &app.config.release;
-    let _section = app
-        .out
-        .section("release", "release: deciding the channel", false);
-    let tag = args
-        .tag
-        .clone()
-        .or_else(|| app.ctx.commit_tag.clone())
-        .ok_or_else(|| {
-            coded(
-                ExitCode::Usage,
-                "no tag to release: pass --tag TAG, or run in a tag pipeline (CI_COMMIT_TAG)",
-            )
-        })?;
-    let refuse = |reasons: Vec<String>, version: Option<String>| -> anyhow::Result<StepOutcome> {
-        for r in &reasons {
-            app.out.error(format!("error: release refused: {r}"));
-        }
-        if args.json {
-            app.out
-                .result(serde_json::to_string_pretty(&serde_json::json!({
-                    "tag": tag, "version": version, "refused": true, "reasons": reasons,
-                }))?);
-        }
-        let mut o = StepOutcome::new(
-            "release",
-            Status::Failed,
-            started.elapsed(),
-            format!("release of {tag} refused: {}", reasons.join("; ")),
-        )
-        .with_facts(serde_json::json!({"tag": tag, "refused": true, "reasons": reasons}));
-        o.exit_code = Some(ExitCode::Refused.as_i32());
-        let _ = summary::record(&app.ctx.project_dir, &o);
-        app.out
-            .summary("release", &[("refused".into(), tag.clone())]);
-        Ok(o)
-    };
-    let (v, ch, mut reasons) = match check_policy(
-        &tag,
-        cfg,
-        app.ctx.commit_ref_protected,
-        app.ctx.user_login.as_deref(),
-    ) {
+}
+
+/// Stage 2 of `release`: what the rules decide about the tag — released to a channel, or refused.
+#[derive(Clone, Debug)]
+pub enum Plan {
+    /// Released: the decision handed to later jobs.
+    Release(Decision),
+    /// Refused (exit 3): the version when the tag parsed, and every reason.
+    Refuse {
+        /// The tag's version, when it is one.
+        version: Option<String>,
+        /// Why, and what to do.
+        reasons: Vec<String>,
+    },
+}
+
+/// Decides, without I/O, from the settings and the tags that already exist.
+pub fn plan(s: &Settings, cfg: &ReleaseConfig, tags: &[String]) -> Plan {
+    let (v, ch, mut reasons) = match check_policy(&s.tag, cfg, s.protected, s.login.as_deref()) {
         Ok(x) => x,
-        Err(e) => return refuse(vec![e], None),
+        Err(e) => {
+            return Plan::Refuse {
+                version: None,
+                reasons: vec![e],
+            };
+        }
     };
-    if cfg.fetch_tags {
-        git::fetch_tags(&app.ctx.project_dir, &cfg.remote)?;
-    }
-    let all = git::tags(&app.ctx.project_dir)?;
     let existing = Existing::from_tags(
-        all.iter().map(String::as_str),
+        tags.iter().map(String::as_str),
         &cfg.tag_prefix,
         &cfg.staging_ids,
-        Some(&tag),
+        Some(&s.tag),
     );
-    if let Some(r) = existing.ordering_refusal(&v, ch) {
-        reasons.push(r);
-    }
+    reasons.extend(existing.ordering_refusal(&v, ch));
     if !reasons.is_empty() {
-        return refuse(reasons, Some(v.to_string()));
+        return Plan::Refuse {
+            version: Some(v.to_string()),
+            reasons,
+        };
     }
-    let d = Decision {
-        tag: tag.clone(),
+    Plan::Release(Decision {
+        tag: s.tag.clone(),
         version: v.to_string(),
         channel: ch,
         environment: cfg.environment_of(ch).to_string(),
@@ -230,9 +239,86 @@ pub async fn run(app: &App, args: &ReleaseArgs) -> anyhow::Result<StepOutcome> {
             .highest(ch)
             .map(|p| p.to_string())
             .unwrap_or_default(),
+    })
+}
+
+/// The existing tags the ordering rules compare against (fetched first with `[release] fetch_tags`);
+/// none are read for a tag that is not a version (it is refused whatever exists).
+fn observe_tags(app: &App, s: &Settings) -> anyhow::Result<Vec<String>> {
+    let cfg = &app.config.release;
+    if version::parse_tag(&s.tag, &cfg.tag_prefix).is_err() {
+        return Ok(Vec::new());
+    }
+    if cfg.fetch_tags {
+        git::fetch_tags(&app.ctx.project_dir, &cfg.remote)?;
+    }
+    git::tags(&app.ctx.project_dir)
+}
+
+/// Runs the step: settings → plan → execute (the dotenv) → outcome.
+pub async fn run(app: &App, args: &ReleaseArgs) -> anyhow::Result<StepOutcome> {
+    if let Some(ReleaseCommand::Next(n)) = &args.command {
+        return next::run(app, n).await;
+    }
+    let started = Instant::now();
+    let _section = app
+        .out
+        .section("release", "release: deciding the channel", false);
+    let s = Settings::resolve(app, args)?;
+    let tags = observe_tags(app, &s)?;
+    let d = match plan(&s, &app.config.release, &tags) {
+        Plan::Refuse { version, reasons } => return refused(app, &s, version, reasons, started),
+        Plan::Release(d) => d,
     };
+    if let Some(path) = &s.dotenv {
+        crate::dotenv::write(path, &d.dotenv())?;
+        app.out.detail(format!("wrote {}", path.display()));
+    }
+    released(app, &s, &d, started)
+}
+
+/// The outcome of a refusal: each reason on stderr, the summary record, exit 3.
+fn refused(
+    app: &App,
+    s: &Settings,
+    version: Option<String>,
+    reasons: Vec<String>,
+    started: Instant,
+) -> anyhow::Result<StepOutcome> {
+    let tag = &s.tag;
+    for r in &reasons {
+        app.out.error(format!("error: release refused: {r}"));
+    }
+    if s.json {
+        app.out
+            .result(serde_json::to_string_pretty(&serde_json::json!({
+                "tag": tag, "version": version, "refused": true, "reasons": reasons,
+            }))?);
+    }
+    let mut o = StepOutcome::new(
+        "release",
+        Status::Failed,
+        started.elapsed(),
+        format!("release of {} refused: {}", shown(tag), reasons.join("; ")),
+    )
+    .with_facts(serde_json::json!({"tag": tag, "refused": true, "reasons": reasons}));
+    o.exit_code = Some(ExitCode::Refused.as_i32());
+    let _ = summary::record(&app.ctx.project_dir, &o);
+    app.out
+        .summary("release", &[("refused".into(), shown(tag))]);
+    Ok(o)
+}
+
+/// The outcome of a release: the decision on stderr (and `--json`), the summary record and table.
+fn released(
+    app: &App,
+    s: &Settings,
+    d: &Decision,
+    started: Instant,
+) -> anyhow::Result<StepOutcome> {
     app.out.info(format!(
-        "{tag}: version {} goes to {} (environment {}){}",
+        "{}: version {} goes to {} (environment {}){}",
+        shown(&d.tag),
         d.version,
         d.channel,
         d.environment,
@@ -242,12 +328,8 @@ pub async fn run(app: &App, args: &ReleaseArgs) -> anyhow::Result<StepOutcome> {
             format!(", after {}", d.previous_version)
         }
     ));
-    if let Some(path) = &args.dotenv {
-        crate::dotenv::write(path, &d.dotenv())?;
-        app.out.detail(format!("wrote {}", path.display()));
-    }
-    if args.json {
-        app.out.result(serde_json::to_string_pretty(&d)?);
+    if s.json {
+        app.out.result(serde_json::to_string_pretty(d)?);
     }
     let o = StepOutcome::new(
         "release",
@@ -255,12 +337,12 @@ pub async fn run(app: &App, args: &ReleaseArgs) -> anyhow::Result<StepOutcome> {
         started.elapsed(),
         format!("{} → {}", d.version, d.channel),
     )
-    .with_facts(serde_json::to_value(&d)?);
+    .with_facts(serde_json::to_value(d)?);
     let _ = summary::record(&app.ctx.project_dir, &o);
     app.out.summary(
         "release",
         &[
-            ("tag".into(), d.tag.clone()),
+            ("tag".into(), shown(&d.tag)),
             ("version".into(), d.version.clone()),
             ("channel".into(), d.channel.to_string()),
             ("environment".into(), d.environment.clone()),
@@ -268,4 +350,68 @@ pub async fn run(app: &App, args: &ReleaseArgs) -> anyhow::Result<StepOutcome> {
         ],
     );
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(tag: &str, protected: bool) -> Settings {
+        Settings {
+            tag: tag.into(),
+            protected,
+            login: Some("alice".into()),
+            dotenv: None,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn plans_channel_previous_version_and_refusals_without_a_repository() {
+        let cfg = ReleaseConfig::default();
+        let tags: Vec<String> = ["v1.4.0", "v1.5.0-beta.1", "v1.5.0"]
+            .map(String::from)
+            .to_vec();
+        match plan(&settings("v1.6.0-beta.1", false), &cfg, &tags) {
+            Plan::Release(d) => {
+                assert_eq!(
+                    (d.channel, d.environment.as_str()),
+                    (Channel::Staging, "staging")
+                );
+                assert_eq!(d.previous_version, "1.5.0-beta.1");
+                assert!(d.is_prerelease);
+            }
+            p => panic!("{p:?}"),
+        }
+        match plan(&settings("v1.6.0", true), &cfg, &tags) {
+            Plan::Release(d) => assert_eq!(d.previous_version, "1.5.0"),
+            p => panic!("{p:?}"),
+        }
+        // Unprotected production and a downgrade: every reason is given.
+        match plan(&settings("v1.4.1", false), &cfg, &tags) {
+            Plan::Refuse { version, reasons } => {
+                assert_eq!(version.as_deref(), Some("1.4.1"));
+                assert_eq!(reasons.len(), 2, "{reasons:?}");
+            }
+            p => panic!("{p:?}"),
+        }
+        match plan(&settings("v1.7.0\n", false), &cfg, &tags) {
+            Plan::Refuse { reasons, .. } => {
+                assert!(reasons[0].contains("tag v1.7.0\\n,"), "{reasons:?}")
+            }
+            p => panic!("{p:?}"),
+        }
+        match plan(&settings("v1.6\nx", true), &cfg, &tags) {
+            Plan::Refuse {
+                version: None,
+                reasons,
+            } => {
+                assert!(
+                    !reasons[0].contains('\n') && reasons[0].contains("v1.6\\nx"),
+                    "{reasons:?}"
+                );
+            }
+            p => panic!("{p:?}"),
+        }
+    }
 }

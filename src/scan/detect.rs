@@ -8,6 +8,7 @@
 //! built-in noise filters (placeholders, references, digests, …), the rule's and the global
 //! allowlists, and the inline `gitleaks:allow` / `stevedore:allow` comment.
 
+pub mod decode;
 pub mod noise;
 mod score;
 
@@ -338,7 +339,6 @@ impl Detector {
 
     /// Scans one piece of content found at `path` (and, for history, in `commit`).
     pub fn scan(&self, path: &str, commit: Option<&str>, content: &[u8]) -> Vec<Finding> {
-        let mut out: Vec<Raw> = Vec::new();
         if self
             .global
             .iter()
@@ -346,6 +346,65 @@ impl Detector {
         {
             return Vec::new();
         }
+        let mut out = self.raw_findings(path, commit, content, true);
+        self.add_decoded(path, commit, content, 0, &mut out);
+        self.finish(path, content, out)
+    }
+
+    /// Findings of the rules on base64 runs in `content` that decode to text, located at the run and
+    /// reported under the inner rule; up to [`decode::MAX_DEPTH`] levels deep.
+    fn add_decoded(
+        &self,
+        path: &str,
+        commit: Option<&str>,
+        content: &[u8],
+        depth: u8,
+        out: &mut Vec<Raw>,
+    ) {
+        if depth >= decode::MAX_DEPTH {
+            return;
+        }
+        for run in decode::decoded_runs(content) {
+            let mut inner = self.raw_findings(path, commit, &run.text, false);
+            self.add_decoded(path, commit, &run.text, depth + 1, &mut inner);
+            if inner.is_empty() {
+                continue;
+            }
+            let (ls, le) = line_bounds(content, run.start, run.end);
+            if inline_allowed(&content[ls..le]) {
+                continue;
+            }
+            for f in self.resolve_spans(inner) {
+                let (secret, matched) = match f.decoded {
+                    Some(d) => (d.secret, d.matched),
+                    None => (
+                        run.text[f.secret.0..f.secret.1].to_vec(),
+                        run.text[f.start..f.end].to_vec(),
+                    ),
+                };
+                out.push(Raw {
+                    rule: f.rule,
+                    start: run.start,
+                    end: run.end,
+                    secret: (run.start, run.end),
+                    entropy: f.entropy,
+                    path_only: false,
+                    decoded: Some(Box::new(DecodedSecret { secret, matched })),
+                });
+            }
+        }
+    }
+
+    /// The findings of every rule on `content`, before overlaps are resolved (`files`: with the
+    /// rules that report a file by its path).
+    fn raw_findings(
+        &self,
+        path: &str,
+        commit: Option<&str>,
+        content: &[u8],
+        files: bool,
+    ) -> Vec<Raw> {
+        let mut out: Vec<Raw> = Vec::new();
         // Per-rule state for this scan: how far windows reached, whether the path filter passed.
         // Allocated on the first keyword hit: most files have none.
         let n = self.rules.len();
@@ -365,7 +424,7 @@ impl Detector {
             }
         };
 
-        for &ri in &self.path_only {
+        for &ri in self.path_only.iter().filter(|_| files) {
             let c = &self.rules[ri as usize];
             if c.path.as_ref().is_some_and(|p| p.is_match(path.as_bytes())) {
                 let f = Raw {
@@ -375,6 +434,7 @@ impl Detector {
                     secret: (0, 0),
                     entropy: 0.0,
                     path_only: true,
+                    decoded: None,
                 };
                 if !self.allowed(c, path, commit, content, &f) {
                     out.push(f);
@@ -441,7 +501,7 @@ impl Detector {
                 &mut out,
             );
         }
-        self.finish(path, content, out)
+        out
     }
 
     fn path_passes(&self, r: usize, path: &str, cache: &mut [u8]) -> bool {
@@ -524,6 +584,7 @@ impl Detector {
                 secret: (ws + ss, ws + se),
                 entropy,
                 path_only: false,
+                decoded: None,
             };
             if self.allowed(c, path, commit, content, &f) {
                 continue;
@@ -586,10 +647,8 @@ impl Detector {
         }
     }
 
-    fn finish(&self, path: &str, content: &[u8], raw: Vec<Raw>) -> Vec<Finding> {
-        let (mut files, mut spans): (Vec<Raw>, Vec<Raw>) =
-            raw.into_iter().partition(|f| f.path_only);
-        // Resolve overlaps within clusters of findings whose spans touch (usually one finding).
+    /// Resolves overlaps within clusters of findings whose spans touch (usually one finding).
+    fn resolve_spans(&self, mut spans: Vec<Raw>) -> Vec<Raw> {
         spans.sort_by_key(|f| f.start.min(f.secret.0));
         let mut raw: Vec<Raw> = Vec::with_capacity(spans.len());
         let mut cluster: Vec<Raw> = Vec::new();
@@ -607,6 +666,21 @@ impl Detector {
             cluster.push(f);
         }
         self.resolve(&mut cluster, &mut raw);
+        raw
+    }
+
+    fn finish(&self, path: &str, content: &[u8], raw: Vec<Raw>) -> Vec<Finding> {
+        let (mut files, spans): (Vec<Raw>, Vec<Raw>) = raw.into_iter().partition(|f| f.path_only);
+        // A finding in decoded text is more precise than one on the encoded value it sits in.
+        let (mut decoded, spans): (Vec<Raw>, Vec<Raw>) =
+            spans.into_iter().partition(|f| f.decoded.is_some());
+        let mut raw = self.resolve_spans(spans);
+        raw.retain(|f| {
+            !decoded
+                .iter()
+                .any(|d| d.start < f.secret.1 && f.secret.0 < d.end)
+        });
+        raw.append(&mut decoded);
         raw.append(&mut files);
         raw.sort_by_key(|f| (f.start, f.rule));
         // Findings are in offset order: count lines incrementally, not from the top each time.
@@ -628,9 +702,20 @@ impl Detector {
                         tags: c.rule.tags.clone(),
                     };
                 }
-                let (start_line, start_column) = lines.line_col(content, f.start);
-                let last = if f.end > f.start { f.end - 1 } else { f.start };
+                // Located at the secret value: a match may start on the line before (its
+                // newline) or span lines; a multi-line key's secret starts at its BEGIN line.
+                let (from, to) = if f.secret.1 > f.secret.0 {
+                    f.secret
+                } else {
+                    (f.start, f.end)
+                };
+                let (start_line, start_column) = lines.line_col(content, from);
+                let last = if to > from { to - 1 } else { from };
                 let (end_line, end_column) = lines.clone().line_col(content, last);
+                let (secret, matched) = match &f.decoded {
+                    Some(d) => (&d.secret[..], &d.matched[..]),
+                    None => (&content[f.secret.0..f.secret.1], &content[f.start..f.end]),
+                };
                 Finding {
                     rule_id: c.rule.id.clone(),
                     description: c.rule.description.clone(),
@@ -638,8 +723,8 @@ impl Detector {
                     end_line,
                     start_column,
                     end_column,
-                    secret: String::from_utf8_lossy(&content[f.secret.0..f.secret.1]).into_owned(),
-                    matched: String::from_utf8_lossy(&content[f.start..f.end]).into_owned(),
+                    secret: String::from_utf8_lossy(secret).into_owned(),
+                    matched: String::from_utf8_lossy(matched).into_owned(),
                     entropy: f.entropy,
                     tags: c.rule.tags.clone(),
                 }
@@ -678,6 +763,14 @@ struct Raw {
     secret: (usize, usize),
     entropy: f64,
     path_only: bool,
+    /// For a finding in decoded text: its secret and match (the offsets are the encoded run's).
+    decoded: Option<Box<DecodedSecret>>,
+}
+
+/// The secret and match of a finding in decoded text.
+struct DecodedSecret {
+    secret: Vec<u8>,
+    matched: Vec<u8>,
 }
 
 /// The secret's span within the haystack: the rule's group, else the first group that took part,

@@ -412,3 +412,51 @@ fn many_findings_in_a_large_file_are_fast_and_numbered() {
     assert_eq!(f.len(), 20_000);
     assert_eq!(f[19_999].start_line, 20_000);
 }
+
+#[test]
+fn base64_values_are_decoded_and_reported_under_the_inner_rule() {
+    use base64::Engine;
+    let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let token = github_token("ghp_", 7);
+    // One level (a Helm value), and two (a whole .env file encoded, then encoded again).
+    let inner = enc(&format!("GITHUB_TOKEN={token}\n"));
+    let text = format!(
+        "image: app\nvalues:\n  env: {inner}\n  twice: {}\n  logo: iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk\n",
+        enc(&inner)
+    );
+    let f = Detector::builtin().scan("values.yaml", None, text.as_bytes());
+    let got: Vec<(&str, usize, &str)> = f
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.start_line, f.secret.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("github-pat", 3, token.as_str()),
+            ("github-pat", 4, token.as_str())
+        ],
+        "{f:?}"
+    );
+    assert_eq!(f[0].start_column, 8);
+    // Three levels deep is past the bound.
+    let deep = format!("x: {}\n", enc(&enc(&inner)));
+    assert!(
+        Detector::builtin()
+            .scan("v.yaml", None, deep.as_bytes())
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_finding_is_located_at_its_secret_not_at_the_match() {
+    // The rule's match begins with the newline ending the previous line.
+    let text = "header\nvalue tok_ABC123\n";
+    let f = scan1(
+        vec![rule("t", r"\n\w+ (tok_[A-Z]{3}\d{3})", &["tok_"])],
+        vec![],
+        "a.txt",
+        None,
+        text,
+    );
+    assert_eq!((f[0].start_line, f[0].start_column), (2, 7), "{f:?}");
+}
