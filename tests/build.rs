@@ -868,3 +868,95 @@ fn pull_reaches_the_daemon() {
     );
     assert_eq!(code, 0, "without --pull the local base is used: {err}");
 }
+
+/// Writes `docker-credential-NAME` into `bin`: answers `get` for `host` with `user`/`secret`, and
+/// "credentials not found" for anything else, as the docker CLI's helpers do.
+fn credential_helper(bin: &Path, name: &str, host: &str, user: &str, secret: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
+             if [ \"$server\" = \"{host}\" ]; then\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}' \"$server\"\n\
+             else echo 'credentials not found in native keychain'; exit 1; fi\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn push_with_credential_helpers_from_docker_config() {
+    require_docker();
+    let reg = Registry::start();
+    let d = context(&[(
+        "Dockerfile",
+        &format!("{}LABEL helper=yes\n", from_busybox()),
+    )]);
+    let bin = tempfile::tempdir().unwrap();
+    credential_helper(bin.path(), "stevetest", &reg.host, &reg.user, &reg.password);
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let image = format!("{}/helper-{}", reg.host, std::process::id());
+    let _cleanup = Images(vec![format!("{image}:store"), format!("{image}:helpers")]);
+    let cfg = tempfile::tempdir().unwrap();
+    for (tag, config) in [
+        ("store", r#"{"credsStore":"stevetest"}"#.to_string()),
+        (
+            "helpers",
+            format!(
+                r#"{{"credsStore":"missing-one","credHelpers":{{"{}":"stevetest"}}}}"#,
+                reg.host
+            ),
+        ),
+    ] {
+        std::fs::write(cfg.path().join("config.json"), config).unwrap();
+        let (code, _out, err) = stevedore(
+            d.path(),
+            &["build", "--image", &image, "-t", tag, "--push", "."],
+            &[
+                ("DOCKER_CONFIG", cfg.path().to_str().unwrap()),
+                ("PATH", &path),
+            ],
+        );
+        assert_eq!(code, 0, "{tag}: {err}");
+        assert!(
+            !err.contains(&reg.password),
+            "the helper's secret never shows"
+        );
+        manifest_digest(&reg, &format!("helper-{}", std::process::id()), tag);
+    }
+    // A helper that knows nothing of this registry: the error names the file actually read.
+    std::fs::write(
+        cfg.path().join("config.json"),
+        r#"{"credsStore":"stevetest"}"#,
+    )
+    .unwrap();
+    let other = tempfile::tempdir().unwrap();
+    credential_helper(other.path(), "stevetest", "elsewhere:1", "u", "p");
+    let path = format!(
+        "{}:{}",
+        other.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &["build", "--image", &image, "-t", "none", "--push", "."],
+        &[
+            ("DOCKER_CONFIG", cfg.path().to_str().unwrap()),
+            ("PATH", &path),
+        ],
+    );
+    assert_eq!(code, 4, "{err}");
+    let file = cfg.path().join("config.json").display().to_string();
+    assert!(
+        err.contains("no credentials were found") && err.contains(&file),
+        "{err}"
+    );
+    assert!(!err.contains("~/.docker/config.json"), "{err}");
+}

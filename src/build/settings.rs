@@ -231,21 +231,23 @@ fn context_dir(args: &BuildArgs) -> anyhow::Result<PathBuf> {
     Ok(context)
 }
 
-/// The `.dockerignore` of the context, compiled (stevedore's own run summary always left out).
+/// The `.dockerignore` of the context, compiled (stevedore's own run summary always left out), and
+/// the context checked as the docker CLI checks it before sending (see [`super::context::check`]).
 fn ignore_matcher(context: &Path, dockerfile: &str) -> anyhow::Result<Matcher> {
     let ignore_path = context.join(".dockerignore");
-    let ignore_text = match std::fs::read_to_string(&ignore_path) {
+    let ignore_text = match std::fs::read(&ignore_path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             return Err(usage(format!("cannot read {}: {e}", ignore_path.display())));
         }
     };
     // stevedore's own output (run summary, reports) changes every run; sending it would defeat the build
     // cache.
-    let ignore_text = format!("{ignore_text}\n{}\n", crate::summary::DIR);
-    Matcher::for_context(&ignore_text, dockerfile)
-        .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))
+    let matcher = Matcher::for_context(&ignore_text, dockerfile, &[crate::summary::DIR])
+        .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))?;
+    super::context::check(context, &matcher, dockerfile).map_err(usage)?;
+    Ok(matcher)
 }
 
 /// The repository and its tags: `-t NAME:TAG` sets both (every full reference must name the same
