@@ -99,21 +99,16 @@ async fn one(
     r
 }
 
-/// The CI registry's credentials, for an image in that registry (registered for redaction).
+/// The registry credentials for `repo`, found as `build` finds them (CI login, `DOCKER_AUTH_CONFIG`,
+/// the Docker config and its credential helpers; see [`crate::docker::credentials`]).
 fn docker_creds(app: &App, repo: &str) -> Option<bollard::auth::DockerCredentials> {
-    let reg = app.ctx.registry.as_deref()?;
-    if !repo.starts_with(&format!("{reg}/")) {
-        return None;
-    }
-    if let Some(p) = &app.ctx.registry_password {
-        crate::redact::register_credential(app.ctx.registry_user.as_deref(), p);
-    }
-    Some(bollard::auth::DockerCredentials {
-        username: app.ctx.registry_user.clone(),
-        password: app.ctx.registry_password.clone(),
-        serveraddress: Some(reg.to_string()),
-        ..Default::default()
-    })
+    crate::docker::credentials::for_image(&app.ctx, repo)
+        .map_err(|e| {
+            app.out
+                .warn(crate::exit::render(&e).trim_start_matches("error: "))
+        })
+        .ok()
+        .flatten()
 }
 
 /// How long to wait for the deploy window or `--at` time, and what for; none when neither is set.
