@@ -468,7 +468,10 @@ fn build_push_of_a_leaky_image_pushes_nothing_and_exits_1() {
         !tags.contains("3.0.0") && !tags.contains("latest"),
         "nothing pushed: {tags}"
     );
-    let report = read_json(&d.path().join("gl-secret-detection-image-report.json"));
+    let report = read_json(
+        &d.path()
+            .join(".stevedore/gl-secret-detection-image-report.json"),
+    );
     assert_eq!(
         report["vulnerabilities"].as_array().unwrap().len(),
         1,

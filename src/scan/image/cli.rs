@@ -10,8 +10,8 @@ use crate::summary::StepOutcome;
 use serde_json::json;
 use std::path::PathBuf;
 
-/// The gate's report, written by `build --push` for the job's artifacts (GitLab secret-detection
-/// format; GitLab merges it with the repository scan's report).
+/// The gate's report, written by `build --push` in stevedore's output directory (`.stevedore/`) for
+/// the job's artifacts (GitLab secret-detection format; GitLab merges it with the repository scan's).
 pub const GATE_REPORT: &str = "gl-secret-detection-image-report.json";
 
 /// What an image scan reads.
@@ -105,10 +105,20 @@ pub fn scan_source(
 /// The push gate: scans the built image `reference` with the project's rules and suppressions and
 /// writes [`GATE_REPORT`]. A finding is an error (exit 1) saying the push was refused.
 pub async fn gate(app: &App, reference: &str) -> anyhow::Result<StepOutcome> {
+    let dir = crate::summary::output_dir(&app.ctx.project_dir).map_err(|e| {
+        coded(
+            ExitCode::Usage,
+            format!(
+                "cannot create {} in {} for the image scan report: {e}",
+                crate::summary::DIR,
+                app.ctx.project_dir.display()
+            ),
+        )
+    })?;
     let args = crate::scan::ScanArgs {
         image: Some(reference.to_string()),
         report_format: Some(crate::scan::ReportFormat::Gitlab),
-        report_path: Some(app.ctx.project_dir.join(GATE_REPORT)),
+        report_path: Some(dir.join(GATE_REPORT)),
         ..Default::default()
     };
     let step = crate::scan::run(app, &args).await?;
@@ -116,8 +126,9 @@ pub async fn gate(app: &App, reference: &str) -> anyhow::Result<StepOutcome> {
         return Err(coded(
             ExitCode::Problem,
             format!(
-                "image {reference} holds secrets ({}): push refused, no tag pushed — the findings are above and in {GATE_REPORT}; fix the Dockerfile as each finding says and rotate the credentials (`--no-scan-image` skips this check)",
-                step.headline
+                "image {reference} holds secrets ({}): push refused, no tag pushed — the findings are above and in {}/{GATE_REPORT}; fix the Dockerfile as each finding says and rotate the credentials (`--no-scan-image` skips this check)",
+                step.headline,
+                crate::summary::DIR
             ),
         ));
     }
