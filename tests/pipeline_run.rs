@@ -264,14 +264,15 @@ fn concurrent_steps_in_one_directory_keep_every_outcome() {
             assert!(!err.contains("cannot write"), "{err}");
         }
         let s = stevedore::summary::RunSummary::load(dir.path());
-        let mut names: Vec<&str> = s.steps.iter().map(|o| o.step.as_str()).collect();
-        names.sort();
-        assert_eq!(
-            names,
-            ["build", "release", "scan"],
-            "round {round}: {:?}",
-            s.steps
-        );
+        let names: Vec<&str> = s.steps.iter().map(|o| o.step.as_str()).collect();
+        // (build also records the prune it runs as its disk guard)
+        for want in ["build", "release", "scan"] {
+            assert!(
+                names.contains(&want),
+                "round {round}: {want} lost: {:?}",
+                s.steps
+            );
+        }
         assert!(
             s.steps
                 .iter()
@@ -286,4 +287,85 @@ fn concurrent_steps_in_one_directory_keep_every_outcome() {
             .args(["rmi", "-f", id])
             .output();
     }
+}
+
+#[test]
+fn without_a_registry_run_says_first_that_deploy_is_skipped_and_writes_the_dotenv_it_shows() {
+    // A staging tag and a staging target, no registry: the plan and the run both skip deploy because it
+    // needs a pushed digest — never "no image to deploy … pass --image", which a run user cannot do (17.3).
+    common::require_docker();
+    let dir = checkout();
+    std::fs::write(
+        dir.path().join("stevedore.toml"),
+        "[[deploy.targets]]\nname = \"clinic-a\"\nenvironment = \"staging\"\nprovider = \"http\"\n\
+         url = \"http://127.0.0.1:9/v1/services/{client}\"\nauth = \"none\"\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=d@example.com",
+        "-c",
+        "user.name=d",
+        "commit",
+        "-qm",
+        "cfg",
+    ]);
+    git(&["tag", "v1.1.0-beta.1"]);
+    let image = format!("stevedore-test/run-no-registry-{}", std::process::id());
+    let env = [
+        ("CI_COMMIT_TAG", "v1.1.0-beta.1"),
+        ("STEVEDORE_IMAGE", image.as_str()),
+    ];
+    let (code, out, err) = common::stevedore(dir.path(), &["run", "--dry-run"], &env);
+    let plan = format!("{out}{err}");
+    assert_eq!(code, 0, "{plan}");
+    assert!(!plan.contains("none configured"), "{plan}");
+    let deploy_line = plan
+        .lines()
+        .find(|l| l.starts_with("deploy "))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(deploy_line.contains("skip"), "{deploy_line}");
+    assert!(
+        deploy_line.contains("deploy needs a pushed digest"),
+        "{deploy_line}"
+    );
+    assert!(plan.contains("--dotenv .stevedore/build.env"), "{plan}");
+
+    let (code, out, err) = common::stevedore(dir.path(), &["run", "--from", "build"], &env);
+    let all = format!("{out}{err}");
+    let ids = common::docker(&["images", "-q", "--filter", &format!("reference={image}")]);
+    for id in ids.lines() {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", id])
+            .output();
+    }
+    assert_eq!(code, 0, "{all}");
+    let warned = err.find("deploy will be skipped: deploy needs a pushed digest");
+    let built = err.find("==> stevedore run: build");
+    assert!(
+        warned.is_some() && warned < built,
+        "said before starting: {all}"
+    );
+    assert!(!all.contains("no image to deploy"), "{all}");
+    let summary = stevedore::summary::RunSummary::load(dir.path());
+    let deploy = summary.steps.iter().find(|s| s.step == "deploy").unwrap();
+    assert_eq!(deploy.status, stevedore::summary::Status::Skipped);
+    assert!(
+        deploy.headline.contains("deploy needs a pushed digest"),
+        "{}",
+        deploy.headline
+    );
+    let dotenv = std::fs::read_to_string(dir.path().join(".stevedore/build.env"))
+        .expect("the dotenv the plan shows is written");
+    assert!(dotenv.contains("IMAGE_ID="), "{dotenv}");
 }
