@@ -369,3 +369,91 @@ fn without_a_registry_run_says_first_that_deploy_is_skipped_and_writes_the_doten
         .expect("the dotenv the plan shows is written");
     assert!(dotenv.contains("IMAGE_ID="), "{dotenv}");
 }
+
+/// The README section `## NAME` (up to the next `## `).
+fn readme_section(readme: &str, name: &str) -> String {
+    let start = readme
+        .find(&format!("\n## {name}\n"))
+        .unwrap_or_else(|| panic!("README has no ## {name}"));
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map(|i| i + 3).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+/// The long flags (`--name`) in the first cell of the section's table rows.
+fn table_flags(section: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"--[a-z][a-z0-9-]+").unwrap();
+    let mut flags: Vec<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| {
+            re.find_iter(cell)
+                .map(|m| m.as_str().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+#[test]
+fn help_matches_the_readme_flag_tables() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let re = regex::Regex::new(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z0-9-]+)").unwrap();
+    for cmd in ["scan", "build", "prune", "notify"] {
+        let (code, help, err) = common::stevedore(dir.path(), &[cmd, "--help"], &[]);
+        assert_eq!(code, 0, "{err}");
+        let section = readme_section(&readme, cmd);
+        let documented = table_flags(&section);
+        assert!(!documented.is_empty(), "no flag table for {cmd}");
+        for f in &documented {
+            assert!(
+                help.contains(f.as_str()),
+                "README's {cmd} table has {f}, `{cmd} --help` does not:\n{help}"
+            );
+        }
+        // Every flag the command takes is in its README section.
+        for c in re.captures_iter(&help) {
+            let f = &c[1];
+            if [
+                "--help",
+                "--config",
+                "--dry-run",
+                "--verbose",
+                "--quiet",
+                "--color",
+            ]
+            .contains(&f)
+            {
+                continue;
+            }
+            assert!(
+                section.contains(f),
+                "`{cmd} --help` has {f}, README's ## {cmd} does not"
+            );
+        }
+        // Enums print as typed.
+        for typed in ["[default: Auto]", "Auto,", "[possible values: Auto"] {
+            assert!(
+                !help.contains(typed),
+                "{cmd} --help prints an enum as Rust spells it: {help}"
+            );
+        }
+    }
+    let (_, top, _) = common::stevedore(dir.path(), &["--help"], &[]);
+    assert!(
+        top.contains("scan → prune → build → release → deploy → notify"),
+        "{top}"
+    );
+    let (_, build, _) = common::stevedore(dir.path(), &["build", "--help"], &[]);
+    for key in ["IMAGE", "IMAGE_DIGEST", "IMAGE_TAGS", "IMAGE_ID"] {
+        assert!(
+            build.contains(key),
+            "build --help does not list the dotenv key {key}"
+        );
+    }
+}

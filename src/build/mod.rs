@@ -133,7 +133,7 @@ pub struct BuildOptions {
     /// Push every tag and check the registry's digest.
     #[arg(long)]
     pub push: bool,
-    /// Write IMAGE, IMAGE_DIGEST, IMAGE_TAGS (GitLab dotenv) to this file.
+    /// Write IMAGE, IMAGE_DIGEST, IMAGE_TAGS and IMAGE_ID (GitLab dotenv) to this file.
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
     /// Print the result as JSON on stdout.
