@@ -23,7 +23,7 @@ use tokio::sync::watch;
 pub const GRACE: Duration = Duration::from_secs(60);
 
 /// How long after it could stop the process is ended even if the running step never yields.
-pub const WATCHDOG: Duration = Duration::from_secs(5);
+pub const WATCHDOG: Duration = Duration::from_secs(2);
 
 /// The signals stevedore handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,9 +105,15 @@ pub fn install() {
     tokio::spawn(async {
         let sig = abandoned().await;
         tokio::time::sleep(WATCHDOG).await;
+        let open = open_critical();
+        let state = if open.is_empty() {
+            "no critical section was open, so nothing half-done is left behind".to_string()
+        } else {
+            format!("still open: {}", open.join("; "))
+        };
         eprintln!(
-            "stevedore: stopped by {sig}: the step did not stop within {}s",
-            WATCHDOG.as_secs()
+            "stevedore: stopped by {sig} (exit {}): the running step was busy and is ended where it stood; {state}",
+            sig.exit_code()
         );
         std::process::exit(sig.exit_code());
     });

@@ -661,31 +661,27 @@ fn label_of(image: &str, key: &str) -> Option<String> {
     v.get(key).and_then(|x| x.as_str()).map(str::to_string)
 }
 
-#[test]
-fn docker_build_flags_match_the_docker_cli() {
-    require_docker();
-    let d = context(&[("Dockerfile", &flags_dockerfile())]);
-    let r = repo("flags");
-    let cli = format!("{r}-cli:ref");
-    let mut made = vec![cli.clone()];
-    let flags = [
-        "--label",
-        "empty",
-        "--label",
-        "k=v",
-        "--add-host",
-        "db.local:10.1.2.3",
-        "--shm-size",
-        "96m",
-        "--network",
-        "none",
-    ];
-    let mut args = vec!["build", "-q", "-t", &cli];
+/// What a flags build shows: its /etc/hosts line, /dev/shm size, interfaces and labels.
+type FlagsSeen = (String, String, String, Option<String>, Option<String>);
+
+fn flags_reference(img: &str) -> FlagsSeen {
+    (
+        run_in(img, "grep db.local /hosts"),
+        run_in(img, "cat /shm"),
+        run_in(img, "cat /ifaces"),
+        label_of(img, "empty"),
+        label_of(img, "k"),
+    )
+}
+
+/// `DOCKER_BUILDKIT=0 docker build -q -t IMAGE FLAGS .` in `dir`: the reference result.
+fn cli_build(dir: &Path, image: &str, flags: &[&str]) {
+    let mut args = vec!["build", "-q", "-t", image];
     args.extend(flags);
     args.push(".");
     let out = Command::new("docker")
         .args(&args)
-        .current_dir(d.path())
+        .current_dir(dir)
         .env("DOCKER_BUILDKIT", "0")
         .output()
         .unwrap();
@@ -694,20 +690,12 @@ fn docker_build_flags_match_the_docker_cli() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reference = |img: &str| {
-        (
-            run_in(img, "grep db.local /hosts"),
-            run_in(img, "cat /shm"),
-            run_in(img, "cat /ifaces"),
-            label_of(img, "empty"),
-            label_of(img, "k"),
-        )
-    };
-    let want = reference(&cli);
-    assert_eq!(want.1.trim(), "98304", "docker's shm");
-    // BuildKit on Engine 20.10 ignores --shm-size: stevedore says so instead of building without it.
+}
+
+/// BuildKit on Engine 20.10 ignores --shm-size: stevedore says so instead of building without it.
+fn shm_size_refused_where_buildkit_ignores_it(dir: &Path, r: &str) {
     let (code, _out, err) = stevedore(
-        d.path(),
+        dir,
         &[
             "build",
             "--builder",
@@ -727,6 +715,31 @@ fn docker_build_flags_match_the_docker_cli() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn docker_build_flags_match_the_docker_cli() {
+    require_docker();
+    let d = context(&[("Dockerfile", &flags_dockerfile())]);
+    let r = repo("flags");
+    let cli = format!("{r}-cli:ref");
+    let mut made = vec![cli.clone()];
+    let flags = [
+        "--label",
+        "empty",
+        "--label",
+        "k=v",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--shm-size",
+        "96m",
+        "--network",
+        "none",
+    ];
+    cli_build(d.path(), &cli, &flags);
+    let want = flags_reference(&cli);
+    assert_eq!(want.1.trim(), "98304", "docker's shm");
+    shm_size_refused_where_buildkit_ignores_it(d.path(), &r);
     let no_shm: Vec<&str> = flags
         .iter()
         .copied()
@@ -769,7 +782,7 @@ fn docker_build_flags_match_the_docker_cli() {
             id.trim(),
             "both -t references name the image"
         );
-        let mut got = reference(&one);
+        let mut got = flags_reference(&one);
         if builder == "buildkit" {
             got.1 = want.1.clone(); // not asked of BuildKit (above)
         }
@@ -867,4 +880,198 @@ fn pull_reaches_the_daemon() {
         &[],
     );
     assert_eq!(code, 0, "without --pull the local base is used: {err}");
+}
+
+/// Writes `docker-credential-NAME` into `bin`: answers `get` for `host` with `user`/`secret`, and
+/// "credentials not found" for anything else, as the docker CLI's helpers do.
+fn credential_helper(bin: &Path, name: &str, host: &str, user: &str, secret: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
+             if [ \"$server\" = \"{host}\" ]; then\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}' \"$server\"\n\
+             else echo 'credentials not found in native keychain'; exit 1; fi\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn push_with_credential_helpers_from_docker_config() {
+    require_docker();
+    let reg = Registry::start();
+    let d = context(&[(
+        "Dockerfile",
+        &format!("{}LABEL helper=yes\n", from_busybox()),
+    )]);
+    let bin = tempfile::tempdir().unwrap();
+    credential_helper(bin.path(), "stevetest", &reg.host, &reg.user, &reg.password);
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let image = format!("{}/helper-{}", reg.host, std::process::id());
+    let _cleanup = Images(vec![format!("{image}:store"), format!("{image}:helpers")]);
+    let cfg = tempfile::tempdir().unwrap();
+    for (tag, config) in [
+        ("store", r#"{"credsStore":"stevetest"}"#.to_string()),
+        (
+            "helpers",
+            format!(
+                r#"{{"credsStore":"missing-one","credHelpers":{{"{}":"stevetest"}}}}"#,
+                reg.host
+            ),
+        ),
+    ] {
+        std::fs::write(cfg.path().join("config.json"), config).unwrap();
+        let (code, _out, err) = stevedore(
+            d.path(),
+            &["build", "--image", &image, "-t", tag, "--push", "."],
+            &[
+                ("DOCKER_CONFIG", cfg.path().to_str().unwrap()),
+                ("PATH", &path),
+            ],
+        );
+        assert_eq!(code, 0, "{tag}: {err}");
+        assert!(
+            !err.contains(&reg.password),
+            "the helper's secret never shows"
+        );
+        manifest_digest(&reg, &format!("helper-{}", std::process::id()), tag);
+    }
+    // A helper that knows nothing of this registry: the error names the file actually read.
+    std::fs::write(
+        cfg.path().join("config.json"),
+        r#"{"credsStore":"stevetest"}"#,
+    )
+    .unwrap();
+    let other = tempfile::tempdir().unwrap();
+    credential_helper(other.path(), "stevetest", "elsewhere:1", "u", "p");
+    let path = format!(
+        "{}:{}",
+        other.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &["build", "--image", &image, "-t", "none", "--push", "."],
+        &[
+            ("DOCKER_CONFIG", cfg.path().to_str().unwrap()),
+            ("PATH", &path),
+        ],
+    );
+    assert_eq!(code, 4, "{err}");
+    let file = cfg.path().join("config.json").display().to_string();
+    assert!(
+        err.contains("no credentials were found") && err.contains(&file),
+        "{err}"
+    );
+    assert!(!err.contains("~/.docker/config.json"), "{err}");
+}
+
+#[test]
+fn a_fresh_daemon_pulls_the_previous_release_as_cache() {
+    require_docker();
+    let reg = Registry::start();
+    let dockerfile = format!(
+        "{}RUN echo slow-step > /dep\nCOPY app.txt /app.txt\n",
+        from_busybox()
+    );
+    let d = context(&[("Dockerfile", &dockerfile), ("app.txt", "one")]);
+    let image = format!("{}/cache-{}", reg.host, std::process::id());
+    let tags1 = ["1.0.0", "1.0", "1", "latest"].map(|t| format!("{image}:{t}"));
+    let tags2 = ["1.0.1", "1.0", "1", "latest"].map(|t| format!("{image}:{t}"));
+    let mut all: Vec<String> = tags1.to_vec();
+    all.extend(tags2.iter().cloned());
+    let _cleanup = Images(all);
+    let dir = d.path().display().to_string();
+    let run = |version: &str| {
+        stevedore(
+            d.path(),
+            &[
+                "build",
+                "--builder",
+                "buildkit",
+                "--push",
+                "--progress",
+                "plain",
+                ".",
+            ],
+            &[
+                ("CI", "true"),
+                ("CI_PROJECT_DIR", &dir),
+                ("CI_REGISTRY", &reg.host),
+                ("CI_REGISTRY_IMAGE", &image),
+                ("CI_REGISTRY_USER", &reg.user),
+                ("CI_REGISTRY_PASSWORD", &reg.password),
+                ("CI_COMMIT_TAG", version),
+            ],
+        )
+    };
+    let (code, _out, err) = run("v1.0.0");
+    assert_eq!(code, 0, "{err}");
+    // A fresh runner: the daemon holds none of the release's images.
+    for t in &tags1 {
+        let _ = Command::new("docker").args(["rmi", t]).output();
+    }
+    std::fs::write(d.path().join("app.txt"), "two").unwrap();
+    let (code, _out, err) = run("v1.0.1");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("pulled the cache source {image}:latest")),
+        "{err}"
+    );
+    let run_step = err
+        .lines()
+        .find(|l| l.contains("RUN echo slow-step"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .expect("the RUN step is shown");
+    assert!(
+        err.contains(&format!("{run_step} CACHED")),
+        "the RUN step came from the pulled cache: {err}"
+    );
+}
+
+#[test]
+fn cache_flags_take_buildx_syntax_and_refuse_what_the_daemon_cannot_do() {
+    let d = context(&[("Dockerfile", "FROM scratch\n")]);
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--dry-run",
+            "--image",
+            "a/b",
+            "-t",
+            "x",
+            "--cache-from",
+            "type=registry,ref=r.example.com/a/b:c",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("cache from: r.example.com/a/b:c"), "{err}");
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--dry-run",
+            "--image",
+            "a/b",
+            "-t",
+            "x",
+            "--cache-to",
+            "type=registry,ref=r/a:c",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("buildx"), "{err}");
 }

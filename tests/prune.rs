@@ -473,6 +473,12 @@ async fn refused_removal() {
     assert!(why(2).contains("container"), "{}", why(2));
     assert_eq!(tally.removed.len(), 1);
     assert_eq!(fx.existing(), vec![0, 1, 2]);
+    // Issue 17.2: refusals fail the step — 1 when some went, 4 when the daemon refused every one.
+    assert_eq!(
+        prune::exit_of(tally.removed.len(), tally.failures.len()),
+        Some(1)
+    );
+    assert_eq!(prune::exit_of(0, tally.failures.len()), Some(4));
 }
 
 #[test]
@@ -800,4 +806,242 @@ fn two_prunes_at_once_both_succeed() {
         assert!(!e.contains("could not remove"), "{e}");
     }
     assert_eq!(fx.existing(), Vec::<usize>::new());
+}
+
+/// An image in the fixture's scope made `FROM` the busybox base (so a build can `RUN` on it), built by
+/// the docker CLI; returns its reference (the fixture removes it).
+fn scoped_base(fx: &mut Fixture) -> String {
+    let busybox = common::busybox_image();
+    let base = fx.r("base:1");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {busybox}\n")).unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &base, "--label", &fx.scope])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fx.made.push(prune_support::Made {
+        id: image_id(&base),
+        tag: Some(base.clone()),
+    });
+    base
+}
+
+fn image_id(r: &str) -> String {
+    common::docker(&["image", "inspect", "-f", "{{.Id}}", r])
+}
+
+/// Starts `stevedore build` (BuildKit) of `FROM base` + `RUN sleep SECS` as `image:t` in `project`.
+fn spawn_build(
+    project: &std::path::Path,
+    state: &std::path::Path,
+    base: &str,
+    image: &str,
+    secs: u32,
+) -> std::process::Child {
+    std::fs::write(
+        project.join("Dockerfile"),
+        format!("FROM {base}\nRUN sleep {secs} && echo {image} > /built\n"),
+    )
+    .unwrap();
+    std::process::Command::new(common::stevedore_bin())
+        .args([
+            "build",
+            "--image",
+            image,
+            "--tag",
+            "t",
+            "--builder",
+            "buildkit",
+            ".",
+        ])
+        .current_dir(project)
+        .env("STEVEDORE_STATE_DIR", state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The lease files in the state directory `state`.
+fn lease_files(state: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(state.join("leases"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits (at most a minute) for a build to take its lease; returns the lease.
+fn wait_for_lease(state: &std::path::Path) -> serde_json::Value {
+    let t0 = std::time::Instant::now();
+    while lease_files(state).is_empty() {
+        assert!(t0.elapsed().as_secs() < 60, "the build took no lease");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    serde_json::from_slice(&std::fs::read(&lease_files(state)[0]).unwrap()).unwrap()
+}
+
+/// `stevedore prune --all --min-age 0s --keep-recent 0` in the fixture's scope: (code, stdout, stderr).
+fn prune_all(
+    fx: &Fixture,
+    project: &std::path::Path,
+    state: &std::path::Path,
+) -> (i32, String, String) {
+    let env = [("STEVEDORE_STATE_DIR", state.to_str().unwrap())];
+    let args = [
+        "prune",
+        "--scope-label",
+        &fx.scope,
+        "--all",
+        "--min-age",
+        "0s",
+        "--keep-recent",
+        "0",
+    ];
+    common::stevedore(project, &args, &env)
+}
+
+/// Issue 20.2 and 15: `prune` racing a BuildKit `build` never removes the build's base image — BuildKit
+/// holds no container on it, so only the build's lease protects it — and the base goes once the build is
+/// over. The base is a real image in the test's scope, the build runs `sleep` so the prune lands in the
+/// middle of it.
+#[test]
+fn a_running_build_keeps_its_base_image() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    let mut fx = Fixture::new("lease");
+    let base = scoped_base(&mut fx);
+    let (project, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let app = fx.r("app");
+    let build = spawn_build(project.path(), state.path(), &base, &app, 8);
+    let lease = wait_for_lease(state.path());
+    assert_eq!(lease["images"][0]["id"], fx.made[0].id.as_str(), "{lease}");
+    let (code, out, err) = prune_all(&fx, project.path(), state.path());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        fx.exists(0),
+        "prune removed the base of a running build:\n{out}{err}"
+    );
+    assert!(err.contains("a running build uses it"), "{err}");
+    let built = build.wait_with_output().unwrap();
+    let (bo, be) = (
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr),
+    );
+    assert_eq!(built.status.code(), Some(0), "build failed:\n{bo}{be}");
+    fx.made.push(prune_support::Made {
+        id: image_id(&format!("{app}:t")),
+        tag: Some(format!("{app}:t")),
+    });
+    assert!(
+        lease_files(state.path()).is_empty(),
+        "the build released its lease"
+    );
+    // The build is over: its base goes like any other image.
+    let (code, out, err) = prune_all(&fx, project.path(), state.path());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!fx.exists(0), "{out}{err}");
+}
+
+/// Issue 20.2: a build killed with SIGKILL leaves its lease file behind; the lease is void as soon as the
+/// process is gone — the next prune removes the base and deletes the file.
+#[test]
+fn a_killed_builds_lease_expires_with_its_process() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    let mut fx = Fixture::new("leasekill");
+    let base = scoped_base(&mut fx);
+    let (project, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut build = spawn_build(project.path(), state.path(), &base, &fx.r("app"), 30);
+    wait_for_lease(state.path());
+    build.kill().unwrap();
+    build.wait().unwrap();
+    assert_eq!(
+        lease_files(state.path()).len(),
+        1,
+        "SIGKILL leaves the file"
+    );
+    let (code, out, err) = prune_all(&fx, project.path(), state.path());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !fx.exists(0),
+        "a dead build's lease still kept the base:\n{out}{err}"
+    );
+    assert!(
+        lease_files(state.path()).is_empty(),
+        "the dead lease is deleted"
+    );
+}
+
+/// Issue 20.2: a build that takes its lease after the plan was made still keeps its base — prune checks
+/// the leases again at each removal — and the image's parent stays with it.
+#[test]
+fn a_lease_taken_after_the_plan_keeps_the_image() {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(lease_after_plan());
+}
+
+async fn lease_after_plan() {
+    let mut fx = Fixture::new("leaselate");
+    let mut specs = vec![
+        spec(Some("p:1"), 40 * DAY, 1),
+        spec(Some("c:1"), 30 * DAY, 1),
+        spec(Some("x:1"), 20 * DAY, 1),
+    ];
+    specs[1].parent = Some(0);
+    fx.load(&specs);
+    use stevedore::prune::{self, docker, lease, policy, usage};
+    let conn = docker::connect().await.unwrap();
+    let df = usage::read(&conn.raw).await.unwrap();
+    let lin = prune::lineage(&conn).await.unwrap();
+    let images = prune::images_of(&df, &lin, &prune::record::Record::default());
+    let args = prune::PruneArgs {
+        all: true,
+        keep_recent: Some(0),
+        scope_label: Some(fx.scope.clone()),
+        ..Default::default()
+    };
+    let s = prune::Settings::resolve(&args, &Default::default()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let plan = policy::plan(&images, &s.policy, now, 0, 0, &Default::default());
+    assert_eq!(plan.removals().count(), 3);
+    // Now a build starts from c:1 (in the state directory prune reads).
+    let c = fx.r("c:1");
+    let held = lease::take(
+        &lease::dir(),
+        "build of test",
+        std::slice::from_ref(&c),
+        std::time::Duration::from_secs(60),
+        |_| async { None },
+    )
+    .await
+    .unwrap();
+    let app = stevedore::app::App::new(
+        stevedore::ci::Context::from_env(),
+        stevedore::config::Config::default(),
+    );
+    let mut tally = prune::Tally::default();
+    prune::apply(&app, &conn, &plan, &images, &mut tally).await;
+    drop(held);
+    assert!(tally.failures.is_empty(), "{:?}", tally.failures);
+    let kept: Vec<&str> = tally
+        .held
+        .iter()
+        .map(|h| h["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, [c.as_str(), fx.r("p:1").as_str()], "{:?}", tally.held);
+    assert_eq!(fx.existing(), vec![0, 1]);
 }

@@ -721,3 +721,41 @@ fn dry_run_prints_the_plan_and_reads_nothing() {
             .exists()
     );
 }
+
+/// The largest resident set of any child this test process has waited for, in bytes.
+fn children_max_rss() -> u64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    ru.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn large_and_sparse_files_are_skipped_without_being_read() {
+    let r = Repo::new();
+    r.write("a.py", py_with_key(KEY_A, 1));
+    // 2 GB of holes under a 4 GB limit (the repro), and holes after a text start.
+    let sparse = std::fs::File::create(r.file("disk.img")).unwrap();
+    sparse.set_len(2_000_000_000).unwrap();
+    let mut tail = std::fs::File::create(r.file("notes.txt")).unwrap();
+    use std::io::Write;
+    writeln!(tail, "{}", py_with_key(KEY_B, 1)).unwrap();
+    tail.set_len(1_500_000_000).unwrap();
+    // Over the default limit: 3 GB, never read.
+    std::fs::File::create(r.file("huge.log"))
+        .unwrap()
+        .set_len(3_000_000_000)
+        .unwrap();
+    let (code, out, err) = scan(&r, &["--max-file-size", "4GB"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let facts = r.facts();
+    assert_eq!(facts["files_scanned"], 1, "{facts}");
+    assert_eq!(facts["skipped_binary"], 3, "{facts}");
+    let (_, _, _) = scan(&r, &[]);
+    assert_eq!(r.facts()["skipped_too_large"], 3, "{}", r.facts());
+    let rss = children_max_rss();
+    assert!(
+        rss < 400_000_000,
+        "a child held {rss} bytes: a sparse file was read"
+    );
+}

@@ -493,3 +493,180 @@ fn a_real_world_gitleaks_file_is_read_unchanged() {
         "{found:?}"
     );
 }
+
+/// The gitleaks-compatibility fixture (see tests/data/gitleaks-compat/generate.sh).
+fn compat(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/gitleaks-compat")
+        .join(rel)
+}
+
+/// A copy of the fixture tree in a new git repository, committed with the identity and date
+/// generate.sh used, so history findings carry the commit gitleaks' git-mode fingerprints name.
+fn compat_repo() -> Repo {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let r = Repo::new();
+    copy(&compat("tree"), r.path());
+    let date = "2026-01-01T00:00:00Z";
+    let out = std::process::Command::new("git")
+        .args(["add", "-A"])
+        .current_dir(r.path())
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let st = std::process::Command::new("git")
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "-m",
+            "fixture",
+        ])
+        .current_dir(r.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", r.path())
+        .envs([
+            ("GIT_AUTHOR_NAME", "Ann"),
+            ("GIT_AUTHOR_EMAIL", "ann@example.org"),
+            ("GIT_COMMITTER_NAME", "Ann"),
+            ("GIT_COMMITTER_EMAIL", "ann@example.org"),
+            ("GIT_AUTHOR_DATE", date),
+            ("GIT_COMMITTER_DATE", date),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    r
+}
+
+/// The rule ids of the findings that remain, from a json report on stdout.
+fn remaining(r: &Repo, args: &[&str]) -> Vec<String> {
+    let mut a = vec!["scan", "--report-format", "json", "--report-path", "-"];
+    a.extend_from_slice(args);
+    let (code, out, err) = stevedore(r.path(), &a, &[]);
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    let rep: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let mut ids: Vec<String> = rep
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["File"].as_str().unwrap(),
+                f["RuleID"].as_str().unwrap()
+            )
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Only the Laravel key, which gitleaks 8.30 does not find, is left once gitleaks' files are honoured.
+const ONLY_LARAVEL: &[&str] = &[".env.production:laravel-app-key"];
+
+#[test]
+fn gitleaks_ignore_files_and_reports_written_by_real_gitleaks_are_honoured() {
+    let r = compat_repo();
+    let before = remaining(&r, &[]);
+    assert!(
+        before.len() > 20,
+        "the fixture's secrets are found: {before:?}"
+    );
+    assert!(before.contains(&"config/services.php:aws-access-key-id".to_string()));
+    // gitleaks dir's fingerprints (file:rule:line, gitleaks' rule ids) in .gitleaksignore.
+    std::fs::copy(compat("gitleaksignore-dir"), r.file(".gitleaksignore")).unwrap();
+    assert_eq!(remaining(&r, &[]), ONLY_LARAVEL);
+    std::fs::remove_file(r.file(".gitleaksignore")).unwrap();
+    // gitleaks dir's JSON report as the baseline.
+    let dir_report = compat("gitleaks-dir.json");
+    assert_eq!(
+        remaining(&r, &["--baseline", dir_report.to_str().unwrap()]),
+        ONLY_LARAVEL
+    );
+    // gitleaks git's fingerprints (commit:file:rule:line) and report, on the same commit.
+    let head = r.git(&["rev-parse", "HEAD"]);
+    let want = std::fs::read_to_string(compat("commit")).unwrap();
+    assert_eq!(head, want.trim(), "the fixture commit is recreated exactly");
+    let git_report = compat("gitleaks-git.json");
+    assert_eq!(
+        remaining(
+            &r,
+            &[
+                "--history",
+                "--no-tree",
+                "--baseline",
+                git_report.to_str().unwrap()
+            ]
+        ),
+        ONLY_LARAVEL
+    );
+    std::fs::copy(compat("gitleaksignore-git"), r.file(".gitleaksignore")).unwrap();
+    assert_eq!(remaining(&r, &["--history", "--no-tree"]), ONLY_LARAVEL);
+}
+
+#[test]
+fn gitleaks_run_here_writes_files_stevedore_honours() {
+    // The same against the gitleaks installed by ci/setup-testbed, run now on the fixture.
+    if std::process::Command::new("gitleaks")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("gitleaks is not installed (ci/setup-testbed installs it): skipped");
+        return;
+    }
+    let r = compat_repo();
+    let gitleaks = |args: &[&str]| {
+        let out = std::process::Command::new("gitleaks")
+            .args(args)
+            .args(["--no-banner", "--exit-code", "0", "--report-format", "json"])
+            .current_dir(r.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir_report = tmp.path().join("dir.json");
+    gitleaks(&["dir", ".", "--report-path", dir_report.to_str().unwrap()]);
+    let git_report = tmp.path().join("git.json");
+    gitleaks(&["git", ".", "--report-path", git_report.to_str().unwrap()]);
+    // Unredacted reports: matched on the secret too.
+    assert_eq!(
+        remaining(&r, &["--baseline", dir_report.to_str().unwrap()]),
+        ONLY_LARAVEL
+    );
+    assert_eq!(
+        remaining(
+            &r,
+            &["--history", "--baseline", git_report.to_str().unwrap()]
+        ),
+        ONLY_LARAVEL
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dir_report).unwrap()).unwrap();
+    let fps: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Fingerprint"].as_str().unwrap())
+        .collect();
+    r.write(".gitleaksignore", fps.join("\n"));
+    assert_eq!(remaining(&r, &[]), ONLY_LARAVEL);
+}

@@ -226,6 +226,16 @@ fn the_template_keeps_the_pipeline_contract() {
             .starts_with("stevedore build --push --dotenv build.env")
     );
     assert_eq!(image["artifacts"]["reports"]["dotenv"], "build.env");
+    // The image scan before the push: its report is a secret_detection artifact of build-image,
+    // at the path the gate writes it to.
+    assert_eq!(
+        image["artifacts"]["reports"]["secret_detection"],
+        format!(
+            "{}/{}",
+            stevedore::summary::DIR,
+            stevedore::scan::image::GATE_REPORT
+        )
+    );
     // deploys: staging on prereleases, production on protected release tags, manual by default.
     let staging = &jobs["deploy-staging"];
     assert_eq!(staging["environment"]["name"], "staging");

@@ -6,11 +6,14 @@
 //! unreadable file or directory stops the stream with an error naming it. Owners are set to 0:0, as
 //! `docker build` sends them.
 
-use super::dockerignore::Matcher;
+use super::dockerignore::{MatchInfo, Matcher};
 use bytes::Bytes;
 use futures_util::Stream;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -127,7 +130,12 @@ pub fn write_tar<W: Write>(root: &Path, matcher: &Matcher, w: W, stats: &Stats) 
     let mut tar = tar::Builder::new(w);
     tar.mode(tar::HeaderMode::Complete);
     tar.follow_symlinks(false);
-    walk(root, "", matcher, &mut tar, stats)?;
+    let w = Walk {
+        root,
+        matcher,
+        stats,
+    };
+    walk(&w, b"", &MatchInfo::default(), &mut tar)?;
     let mut w = tar.into_inner()?;
     w.flush()
 }
@@ -142,78 +150,237 @@ fn named(path: &Path, what: &str, e: io::Error) -> io::Error {
     )
 }
 
-fn walk<W: Write>(
-    root: &Path,
-    rel_dir: &str,
-    matcher: &Matcher,
-    tar: &mut tar::Builder<W>,
-    stats: &Stats,
-) -> io::Result<()> {
-    let dir = if rel_dir.is_empty() {
-        root.to_path_buf()
+/// Where the walk is: the context root, the matcher, and each open directory's match results.
+struct Walk<'a> {
+    root: &'a Path,
+    matcher: &'a Matcher,
+    stats: &'a Stats,
+}
+
+fn rel_path(rel_dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if rel_dir.is_empty() {
+        name.to_vec()
     } else {
-        root.join(rel_dir)
-    };
-    let mut names: Vec<std::ffi::OsString> = fs::read_dir(&dir)
-        .map_err(|e| named(&dir, "read directory", e))?
-        .map(|e| e.map(|e| e.file_name()))
+        [rel_dir, b"/", name].concat()
+    }
+}
+
+/// The sorted names in a directory, as bytes (Go's `WalkDir` order).
+fn sorted_names(dir: &Path) -> io::Result<Vec<Vec<u8>>> {
+    let mut names: Vec<Vec<u8>> = fs::read_dir(dir)
+        .map_err(|e| named(dir, "read directory", e))?
+        .map(|e| e.map(|e| e.file_name().into_vec()))
         .collect::<io::Result<_>>()
-        .map_err(|e| named(&dir, "read directory", e))?;
+        .map_err(|e| named(dir, "read directory", e))?;
     names.sort();
-    for name in names {
-        let Some(name) = name.to_str().map(str::to_string) else {
-            return Err(io::Error::other(format!(
-                "{}: a file name that is not UTF-8 cannot be matched against .dockerignore — rename it or ignore its directory",
-                dir.join(&name).display()
-            )));
-        };
-        let rel = if rel_dir.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel_dir}/{name}")
-        };
-        let path = root.join(&rel);
+    Ok(names)
+}
+
+/// What the walk does with one entry, decided the way the docker CLI's archiver decides.
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    /// Sent (and, for a directory, walked).
+    Send,
+    /// Excluded, but a directory an exception reaches into: walked, its own entry not sent.
+    WalkOnly,
+    /// Excluded.
+    Skip,
+}
+
+/// Decides one entry: `parent` is its directory's match results; returns the entry's own.
+pub fn decide(
+    matcher: &Matcher,
+    rel: &[u8],
+    is_dir: bool,
+    parent: &MatchInfo,
+) -> io::Result<(Decision, MatchInfo)> {
+    let (skip, info) = matcher
+        .matches_using_parent_results(rel, parent)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let d = match (skip, is_dir) {
+        (false, _) => Decision::Send,
+        (true, false) => Decision::Skip,
+        (true, true) if matcher.exclusions() && matcher.must_walk(rel) => Decision::WalkOnly,
+        (true, true) => Decision::Skip,
+    };
+    Ok((d, info))
+}
+
+fn walk<W: Write>(
+    w: &Walk<'_>,
+    rel_dir: &[u8],
+    parent: &MatchInfo,
+    tar: &mut tar::Builder<W>,
+) -> io::Result<()> {
+    let dir = w.root.join(OsStr::from_bytes(rel_dir));
+    for name in sorted_names(&dir)? {
+        let rel = rel_path(rel_dir, &name);
+        let path = w.root.join(OsStr::from_bytes(&rel));
         let meta = fs::symlink_metadata(&path).map_err(|e| named(&path, "stat", e))?;
         let ft = meta.file_type();
-        if matcher.excludes(&rel) {
-            if ft.is_dir() && matcher.must_walk(&rel) {
-                walk(root, &rel, matcher, tar, stats)?;
-            } else {
-                stats.ignored.fetch_add(1, Ordering::Relaxed);
+        let (decision, info) = decide(w.matcher, &rel, ft.is_dir(), parent)?;
+        match decision {
+            Decision::Skip => {
+                w.stats.ignored.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
+            Decision::WalkOnly => {
+                walk(w, &rel, &info, tar)?;
+                continue;
+            }
+            Decision::Send => {}
+        }
+        if ft.is_socket() {
+            // The docker CLI skips sockets too.
+            w.stats.ignored.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let mut header = tar::Header::new_gnu();
-        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        header.set_uid(0);
-        header.set_gid(0);
-        let _ = header.set_username("");
-        let _ = header.set_groupname("");
+        append_entry(tar, &path, &rel, &meta)?;
+        w.stats.entries.fetch_add(1, Ordering::Relaxed);
         if ft.is_dir() {
-            header.set_size(0);
-            tar.append_data(&mut header, format!("{rel}/"), io::empty())?;
-            stats.entries.fetch_add(1, Ordering::Relaxed);
-            walk(root, &rel, matcher, tar, stats)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&path).map_err(|e| named(&path, "read link", e))?;
-            header.set_size(0);
-            tar.append_link(&mut header, &rel, &target)?;
-            stats.entries.fetch_add(1, Ordering::Relaxed);
-        } else if ft.is_file() {
-            let file = fs::File::open(&path).map_err(|e| named(&path, "read", e))?;
-            header.set_size(meta.len());
-            // A file that changes size while being sent would corrupt the archive: read exactly its size.
-            let mut limited = io::Read::take(file, meta.len());
-            let mut counted = ReadExact {
-                inner: &mut limited,
-                left: meta.len(),
-                path: &path,
-            };
-            tar.append_data(&mut header, &rel, &mut counted)?;
-            stats.entries.fetch_add(1, Ordering::Relaxed);
-        } else {
-            // Sockets, FIFOs and devices have no place in an image build context.
-            stats.ignored.fetch_add(1, Ordering::Relaxed);
+            walk(w, &rel, &info, tar)?;
+        }
+    }
+    Ok(())
+}
+
+/// A tar header for `meta`, owned by 0:0 as `docker build` sends it.
+fn header_for(meta: &fs::Metadata) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+    header.set_uid(0);
+    header.set_gid(0);
+    let _ = header.set_username("");
+    let _ = header.set_groupname("");
+    header
+}
+
+/// Appends one entry: a directory, a file, a symlink with its target exactly as written, a FIFO or a
+/// device node.
+fn append_entry<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &Path,
+    rel: &[u8],
+    meta: &fs::Metadata,
+) -> io::Result<()> {
+    let ft = meta.file_type();
+    let mut header = header_for(meta);
+    let name = Path::new(OsStr::from_bytes(rel));
+    if ft.is_dir() {
+        header.set_size(0);
+        let dir = [rel, b"/"].concat();
+        tar.append_data(&mut header, Path::new(OsStr::from_bytes(&dir)), io::empty())
+    } else if ft.is_symlink() {
+        let target = fs::read_link(path).map_err(|e| named(path, "read link", e))?;
+        header.set_size(0);
+        append_symlink(tar, &mut header, name, target.as_os_str().as_bytes())
+    } else if ft.is_file() {
+        let file = fs::File::open(path).map_err(|e| named(path, "read", e))?;
+        header.set_size(meta.len());
+        // A file that changes size while being sent would corrupt the archive: read exactly its size.
+        let mut limited = io::Read::take(file, meta.len());
+        let mut counted = ReadExact {
+            inner: &mut limited,
+            left: meta.len(),
+            path,
+        };
+        tar.append_data(&mut header, name, &mut counted)
+    } else {
+        // FIFOs and device nodes travel as entries of their type, as the docker CLI sends them.
+        header.set_size(0);
+        tar.append_data(&mut header, name, io::empty())
+    }
+}
+
+/// Appends a symlink whose target is written byte for byte (a long target goes in a GNU long-link
+/// entry first).
+fn append_symlink<W: Write>(
+    tar: &mut tar::Builder<W>,
+    header: &mut tar::Header,
+    name: &Path,
+    target: &[u8],
+) -> io::Result<()> {
+    header.set_entry_type(tar::EntryType::Symlink);
+    if target.len() >= 100 {
+        let mut long = tar::Header::new_gnu();
+        long.set_path("././@LongLink")?;
+        long.set_entry_type(tar::EntryType::GNULongLink);
+        long.set_mode(0o644);
+        long.set_size(target.len() as u64 + 1);
+        long.set_cksum();
+        let data = [target, b"\0"].concat();
+        tar.append(&long, &data[..])?;
+        header.set_link_name_literal(&target[..99])?;
+    } else {
+        header.set_link_name_literal(target)?;
+    }
+    tar.append_data(header, name, io::empty())
+}
+
+/// Checks a context before anything is sent, as the docker CLI does before it sends one: a pattern
+/// that fails when evaluated fails the build (docker: "syntax error in pattern"), and a Dockerfile that
+/// `.dockerignore` keeps out cannot be located. `dockerfile` is relative to the context.
+pub fn check(root: &Path, matcher: &Matcher, dockerfile: &str) -> Result<(), String> {
+    if matcher.has_bad_patterns() {
+        validate_walk(root, matcher, b"")?;
+        let w = Walk {
+            root,
+            matcher,
+            stats: &Stats::default(),
+        };
+        dry_walk(&w, b"", &MatchInfo::default())?;
+    }
+    if !is_sent(matcher, dockerfile.as_bytes()).map_err(|e| e.to_string())? {
+        return Err(format!(
+            "cannot locate the Dockerfile {dockerfile}: .dockerignore keeps it out of the context, as docker build would — add `!{dockerfile}` to .dockerignore or move the Dockerfile"
+        ));
+    }
+    Ok(())
+}
+
+/// True when the walk sends `rel` (its parents walked, itself not excluded).
+fn is_sent(matcher: &Matcher, rel: &[u8]) -> io::Result<bool> {
+    let mut info = MatchInfo::default();
+    for (i, _) in rel.iter().enumerate().filter(|(_, b)| **b == b'/') {
+        let (d, next) = decide(matcher, &rel[..i], true, &info)?;
+        if d == Decision::Skip {
+            return Ok(false);
+        }
+        info = next;
+    }
+    Ok(decide(matcher, rel, false, &info)?.0 == Decision::Send)
+}
+
+/// The docker CLI's `ValidateContextDirectory` walk: every pattern against every path and its
+/// parents, excluded directories skipped.
+fn validate_walk(root: &Path, matcher: &Matcher, rel_dir: &[u8]) -> Result<(), String> {
+    let dir = root.join(OsStr::from_bytes(rel_dir));
+    for name in sorted_names(&dir).map_err(|e| e.to_string())? {
+        let rel = rel_path(rel_dir, &name);
+        let skip = matcher
+            .matches_or_parent_matches(&rel)
+            .map_err(|e| e.to_string())?;
+        let is_dir = fs::symlink_metadata(root.join(OsStr::from_bytes(&rel)))
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if !skip && is_dir {
+            validate_walk(root, matcher, &rel)?;
+        }
+    }
+    Ok(())
+}
+
+/// The archiver's walk without reading or sending anything, for its pattern errors.
+fn dry_walk(w: &Walk<'_>, rel_dir: &[u8], parent: &MatchInfo) -> Result<(), String> {
+    let dir = w.root.join(OsStr::from_bytes(rel_dir));
+    for name in sorted_names(&dir).map_err(|e| e.to_string())? {
+        let rel = rel_path(rel_dir, &name);
+        let is_dir = fs::symlink_metadata(w.root.join(OsStr::from_bytes(&rel)))
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        let (d, info) = decide(w.matcher, &rel, is_dir, parent).map_err(|e| e.to_string())?;
+        if is_dir && d != Decision::Skip {
+            dry_walk(w, &rel, &info)?;
         }
     }
     Ok(())
@@ -252,7 +419,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn entries(root: &Path, ignore: &str) -> BTreeMap<String, (tar::EntryType, String)> {
-        let m = Matcher::for_context(ignore, "Dockerfile").unwrap();
+        let m = Matcher::for_context(ignore, "Dockerfile", &[]).unwrap();
         let mut buf = Vec::new();
         write_tar(root, &m, &mut buf, &Stats::default()).unwrap();
         let mut a = tar::Archive::new(&buf[..]);

@@ -24,6 +24,7 @@ pub mod settings;
 pub mod tags;
 
 use crate::app::App;
+use crate::prune::lease;
 use crate::summary::StepOutcome;
 use serde::Deserialize;
 use settings::{BuilderChoice, Timeout};
@@ -59,6 +60,9 @@ pub struct BuildConfig {
     pub labels: BTreeMap<String, String>,
     /// `build_args`: build arguments (flags override them).
     pub build_args: BTreeMap<String, String>,
+    /// `scan_image`: scan the built image for secrets before `--push` (default true); a finding
+    /// refuses the push.
+    pub scan_image: Option<bool>,
 }
 
 /// Command-line arguments of `stevedore build`: the options, boxed so the CLI's command enum stays
@@ -101,10 +105,14 @@ pub struct BuildOptions {
     /// An image label, `K=V` (repeatable); OCI labels from the CI context are added anyway.
     #[arg(long, value_name = "K=V")]
     pub label: Vec<String>,
-    /// An image to use as build cache (repeatable; default: the previous release's moving tag when it
-    /// is present locally).
+    /// An image to use as build cache, `IMAGE` or buildx's `type=registry,ref=IMAGE` (repeatable;
+    /// default: the previous release's moving tags). Pulled first when the daemon lacks it.
     #[arg(long = "cache-from", value_name = "IMAGE")]
     pub cache_from: Vec<String>,
+    /// Where to export the build cache: `type=inline` (the default with BuildKit: cache metadata in
+    /// the image, so a pushed image serves as --cache-from).
+    #[arg(long = "cache-to", value_name = "type=inline")]
+    pub cache_to: Vec<String>,
     /// Build without any cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -125,7 +133,7 @@ pub struct BuildOptions {
     /// Push every tag and check the registry's digest.
     #[arg(long)]
     pub push: bool,
-    /// Write IMAGE, IMAGE_DIGEST, IMAGE_TAGS (GitLab dotenv) to this file.
+    /// Write IMAGE, IMAGE_DIGEST, IMAGE_TAGS and IMAGE_ID (GitLab dotenv) to this file.
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
     /// Print the result as JSON on stdout.
@@ -134,6 +142,9 @@ pub struct BuildOptions {
     /// The builder: auto (BuildKit when the daemon has it), buildkit, classic.
     #[arg(long, value_enum, value_name = "BUILDER", env = "STEVEDORE_BUILDER")]
     pub builder: Option<BuilderChoice>,
+    /// Push without scanning the built image for secrets (the scan before `--push` is on by default).
+    #[arg(long)]
+    pub no_scan_image: bool,
     /// Always pull a newer version of the base images.
     #[arg(long)]
     pub pull: bool,
@@ -175,7 +186,14 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     execute::clear_outputs(&settings)?;
     let docker = crate::docker::connect(settings.timeout).await?;
     let login = execute::login(app, &settings).await?;
+    // Lease base images and cache sources: no prune (nor the disk guard) removes them mid-build.
+    let file = settings.context.join(&settings.dockerfile);
+    let mut cache = plan::default_cache_refs(&settings.repo, &settings.tags);
+    cache.extend(settings.cache_from.iter().cloned());
+    let (bargs, ttl) = (&settings.build_args, settings.timeout);
+    let _lease = lease::for_build(app, &docker, &file, bargs, &cache, ttl).await;
     execute::disk_guard(app, &docker).await?;
+    execute::pull_cache(app, &docker, &settings).await;
     let observed = execute::observe(app, &docker, &settings).await;
     let plan = plan::plan(settings, Some(&observed));
     plan.check()?;

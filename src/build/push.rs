@@ -10,7 +10,6 @@ use super::registry::{Credentials, Registry};
 use crate::app::App;
 use crate::exit::{ExitCode, coded};
 use bollard::Docker;
-use bollard::auth::DockerCredentials;
 use bollard::query_parameters::PushImageOptionsBuilder;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -51,12 +50,7 @@ async fn push_once(
     creds: Option<&Credentials>,
     registry: &str,
 ) -> Result<String, String> {
-    let dc = creds.map(|c| DockerCredentials {
-        username: Some(c.username.clone()),
-        password: Some(c.password.clone()),
-        serveraddress: Some(registry.to_string()),
-        ..Default::default()
-    });
+    let dc = creds.map(|c| c.for_daemon(registry));
     let opts = PushImageOptionsBuilder::default().tag(tag).build();
     let mut stream = docker.push_image(repo, Some(opts), dc);
     let mut digest = None;
@@ -140,7 +134,8 @@ pub async fn push_all(
                     return Err(coded(
                         ExitCode::Outside,
                         format!(
-                            "authentication to {registry_host} failed while pushing {repo}:{tag}: {e} — check CI_REGISTRY_USER/CI_REGISTRY_PASSWORD, DOCKER_AUTH_CONFIG or ~/.docker/config.json"
+                            "authentication to {registry_host} failed while pushing {repo}:{tag}: {e} — check {}",
+                            crate::docker::credentials::where_to_look()
                         ),
                     ));
                 }

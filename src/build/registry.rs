@@ -1,126 +1,14 @@
 //! Registry credentials and the registry's own HTTP API (Docker Registry v2), used to check a login
 //! before a long build and to read the pushed manifest's digest.
 //!
-//! Credentials: `CI_REGISTRY_USER`/`CI_REGISTRY_PASSWORD` when the image lives on `CI_REGISTRY`, else
-//! the `auths` entry for the registry in `DOCKER_AUTH_CONFIG` (the JSON of a Docker config file), else in
-//! `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`. Every password read is registered with the
-//! redaction layer. Authentication follows the registry's `WWW-Authenticate` answer: HTTP basic, or the
+//! Credentials are found by [`crate::docker::credentials`] (shared with deploy). Authentication follows the registry's `WWW-Authenticate` answer: HTTP basic, or the
 //! bearer-token flow (`realm`, `service`, `scope`). Registries on loopback are spoken to over plain
 //! HTTP (as the daemon does by default); others over HTTPS.
 
-use crate::ci::Context;
+pub use crate::docker::credentials::{Credentials, credentials_for, from_docker_config};
 use crate::exit::{ExitCode, coded};
 use crate::redact;
-use base64::Engine;
 use std::time::Duration;
-
-/// Credentials for one registry; the password is registered for redaction when read.
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password or token (never printed).
-    pub password: String,
-    /// Where they came from, for messages (`CI_REGISTRY_USER`, `DOCKER_AUTH_CONFIG`, a file path).
-    pub source: String,
-}
-
-/// Strips scheme and path from a registry address as written in a Docker config (`https://host/v1/`).
-fn host_key(s: &str) -> String {
-    let s = s.trim();
-    let s = s.split_once("://").map(|x| x.1).unwrap_or(s);
-    let s = s.split('/').next().unwrap_or(s);
-    match s {
-        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
-        other => other.to_lowercase(),
-    }
-}
-
-/// Finds the entry for `registry` in a Docker config JSON's `auths`.
-pub fn from_docker_config(
-    json: &str,
-    registry: &str,
-    source: &str,
-) -> anyhow::Result<Option<Credentials>> {
-    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-        coded(
-            ExitCode::Usage,
-            format!("{source} is not valid Docker config JSON ({e}) — expected {{\"auths\": {{\"HOST\": {{\"auth\": \"base64(user:password)\"}}}}}}"),
-        )
-    })?;
-    let want = host_key(registry);
-    let Some(auths) = v.get("auths").and_then(|a| a.as_object()) else {
-        return Ok(None);
-    };
-    for (k, entry) in auths {
-        if host_key(k) != want {
-            continue;
-        }
-        let user = entry.get("username").and_then(|x| x.as_str());
-        let pass = entry.get("password").and_then(|x| x.as_str());
-        if let (Some(u), Some(p)) = (user, pass) {
-            redact::register(p);
-            return Ok(Some(Credentials {
-                username: u.into(),
-                password: p.into(),
-                source: source.into(),
-            }));
-        }
-        if let Some(auth) = entry.get("auth").and_then(|x| x.as_str()) {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(auth.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok());
-            let Some((u, p)) = raw.as_deref().and_then(|r| r.split_once(':')) else {
-                return Err(coded(
-                    ExitCode::Usage,
-                    format!(
-                        "the \"auth\" of {k} in {source} is not base64 of user:password — log in again or fix the entry"
-                    ),
-                ));
-            };
-            redact::register(p);
-            redact::register(auth);
-            return Ok(Some(Credentials {
-                username: u.into(),
-                password: p.into(),
-                source: source.into(),
-            }));
-        }
-    }
-    Ok(None)
-}
-
-/// The credentials for `registry`, from the CI variables, `DOCKER_AUTH_CONFIG` or the Docker config file.
-pub fn credentials_for(ctx: &Context, registry: &str) -> anyhow::Result<Option<Credentials>> {
-    if let (Some(reg), Some(user), Some(pass)) =
-        (&ctx.registry, &ctx.registry_user, &ctx.registry_password)
-        && host_key(reg) == host_key(registry)
-    {
-        redact::register(pass);
-        return Ok(Some(Credentials {
-            username: user.clone(),
-            password: pass.clone(),
-            source: "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD".into(),
-        }));
-    }
-    if let Ok(json) = std::env::var("DOCKER_AUTH_CONFIG")
-        && !json.trim().is_empty()
-        && let Some(c) = from_docker_config(&json, registry, "DOCKER_AUTH_CONFIG")?
-    {
-        return Ok(Some(c));
-    }
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")));
-    if let Some(dir) = dir {
-        let file = dir.join("config.json");
-        if let Ok(json) = std::fs::read_to_string(&file) {
-            return from_docker_config(&json, registry, &file.display().to_string());
-        }
-    }
-    Ok(None)
-}
 
 /// True for a registry the daemon talks to over plain HTTP by default (loopback).
 pub fn is_loopback(registry: &str) -> bool {
@@ -183,8 +71,9 @@ impl Registry {
         coded(
             ExitCode::Outside,
             format!(
-                "authentication to {} failed: {how} ({detail}) — check CI_REGISTRY_USER/CI_REGISTRY_PASSWORD, DOCKER_AUTH_CONFIG or ~/.docker/config.json",
-                self.host
+                "authentication to {} failed: {how} ({detail}) — check {}",
+                self.host,
+                crate::docker::credentials::where_to_look()
             ),
         )
     }
@@ -365,26 +254,6 @@ fn parse_challenge(h: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn docker_config_entries() {
-        let auth = base64::engine::general_purpose::STANDARD.encode("bob:s3cret-pw");
-        let json = format!(
-            r#"{{"auths":{{"https://Reg.example.com/v1/":{{"auth":"{auth}"}},"other":{{"username":"u","password":"p"}}}}}}"#
-        );
-        let c = from_docker_config(&json, "reg.example.com", "x")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (c.username.as_str(), c.password.as_str()),
-            ("bob", "s3cret-pw")
-        );
-        assert!(!redact::redact("pw is s3cret-pw").contains("s3cret-pw"));
-        let c = from_docker_config(&json, "other", "x").unwrap().unwrap();
-        assert_eq!(c.username, "u");
-        assert!(from_docker_config(&json, "nope", "x").unwrap().is_none());
-        assert!(from_docker_config("{", "nope", "x").is_err());
-    }
 
     #[test]
     fn challenges() {

@@ -99,21 +99,16 @@ async fn one(
     r
 }
 
-/// The CI registry's credentials, for an image in that registry (registered for redaction).
+/// The registry credentials for `repo`, found as `build` finds them (CI login, `DOCKER_AUTH_CONFIG`,
+/// the Docker config and its credential helpers; see [`crate::docker::credentials`]).
 fn docker_creds(app: &App, repo: &str) -> Option<bollard::auth::DockerCredentials> {
-    let reg = app.ctx.registry.as_deref()?;
-    if !repo.starts_with(&format!("{reg}/")) {
-        return None;
-    }
-    if let Some(p) = &app.ctx.registry_password {
-        crate::redact::register_credential(app.ctx.registry_user.as_deref(), p);
-    }
-    Some(bollard::auth::DockerCredentials {
-        username: app.ctx.registry_user.clone(),
-        password: app.ctx.registry_password.clone(),
-        serveraddress: Some(reg.to_string()),
-        ..Default::default()
-    })
+    crate::docker::credentials::for_image(&app.ctx, repo)
+        .map_err(|e| {
+            app.out
+                .warn(crate::exit::render(&e).trim_start_matches("error: "))
+        })
+        .ok()
+        .flatten()
 }
 
 /// How long to wait for the deploy window or `--at` time, and what for; none when neither is set.
@@ -164,4 +159,49 @@ async fn wait_window(app: &App, s: &Settings) {
         "waiting {human} for {what} (until {until}); cancel the job to stop"
     ));
     tokio::time::sleep(wait).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::settings::{Origin, Timing};
+
+    fn settings(at: Option<&str>, window: Option<&str>) -> Settings {
+        Settings {
+            image: String::new(),
+            repository: String::new(),
+            digest: String::new(),
+            environment: "staging".into(),
+            version: None,
+            only: None,
+            parallel: 1,
+            fail_fast: false,
+            timing: Timing {
+                verify_timeout: Duration::from_secs(1),
+                poll_interval: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(1),
+            },
+            at: at.map(|a| a.parse().unwrap()),
+            window: window.map(|w| w.parse().unwrap()),
+            utc_offset: "+01:00".parse().unwrap(),
+            force: false,
+            origin: Origin::default(),
+            json: false,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn waits_for_at_over_the_window_in_the_configured_offset() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T20:59:58Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(window_wait(&settings(None, None), now), None);
+        let (wait, what) = window_wait(&settings(None, Some("22:00-02:00")), now).unwrap();
+        assert_eq!(wait, Duration::from_secs(2));
+        assert_eq!(what, "the deploy window 22:00-02:00 UTC+01:00");
+        let (wait, what) = window_wait(&settings(Some("23:00"), Some("22:00-02:00")), now).unwrap();
+        assert_eq!(wait, Duration::from_secs(3602));
+        assert!(what.starts_with("--at 23:00"), "{what}");
+    }
 }

@@ -13,6 +13,7 @@
 //! same transports, TLS included. Step-specific Docker logic (deploy's container replacement, prune's
 //! removals) stays in the step's own module.
 
+pub mod credentials;
 mod disk;
 mod raw;
 mod target;

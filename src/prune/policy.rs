@@ -1,7 +1,8 @@
 //! The pruning policy, as pure decisions: given the images, the rules and Docker's usage, which images go, in
 //! which order, and why every other one stays. Nothing here talks to Docker.
 //!
-//! Never removed: an image used by any container (running or stopped); one created less than `min_age` ago,
+//! Never removed: an image used by any container (running or stopped); one a running build holds a lease
+//! on (its base image or cache source); one created less than `min_age` ago,
 //! or used (by a container or in stevedore's record) less than `min_age` ago; one carrying a keep label; one
 //! with a tag matching a keep pattern; the `keep_recent` newest tags of each repository; a parent of any
 //! image that stays. Of the rest, dangling images go first, then the least recently used (last use = the
@@ -37,6 +38,8 @@ pub struct Image {
     pub last_container: Option<i64>,
     /// Last use in stevedore's record.
     pub recorded_use: Option<i64>,
+    /// Who holds it when a running build's lease names it (see [`super::lease`]).
+    pub leased: Option<String>,
     /// An intermediate image `/system/df` does not list (untagged, with children) that a container uses:
     /// never a candidate, never shown, but its ancestors stay.
     pub hidden: bool,
@@ -127,6 +130,8 @@ pub struct Policy {
 pub enum KeepWhy {
     /// Containers use it.
     InUse(u64),
+    /// A running build uses it (who holds the lease).
+    Leased(String),
     /// Created less than min-age ago (age in seconds).
     Young(i64),
     /// Used less than min-age ago (seconds since the use, and where the use was seen).
@@ -152,6 +157,7 @@ impl fmt::Display for KeepWhy {
             KeepWhy::InUse(n) => {
                 write!(f, "used by {n} container{}", if *n == 1 { "" } else { "s" })
             }
+            KeepWhy::Leased(who) => write!(f, "a running build uses it ({who})"),
             KeepWhy::Young(a) => write!(f, "younger than --min-age (created {} ago)", d(*a)),
             KeepWhy::RecentlyUsed(a, src) => {
                 write!(f, "used within --min-age ({} ago, {src})", d(*a))
@@ -250,81 +256,15 @@ pub fn plan(
     limit: u64,
     failed: &HashSet<String>,
 ) -> Plan {
-    let by_id: HashMap<&str, usize> = images
-        .iter()
-        .enumerate()
-        .map(|(i, im)| (im.id.as_str(), i))
-        .collect();
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (i, im) in images.iter().enumerate() {
-        if let Some(p) = im.parent_id.as_deref().and_then(|p| by_id.get(p)) {
-            children.entry(*p).or_default().push(i);
-        }
-    }
-    let in_scope = |im: &Image| match &policy.scope {
-        _ if im.hidden => false,
-        None => true,
-        Some((k, v)) => im.labels.get(k) == Some(v),
-    };
+    let g = Graph::new(images);
     let scoped: Vec<usize> = (0..images.len())
-        .filter(|&i| in_scope(&images[i]))
+        .filter(|&i| in_scope(&images[i], policy))
         .collect();
-
-    // The newest tags of each repository, among the images in scope.
-    let mut recent: HashMap<usize, (String, usize)> = HashMap::new();
-    if policy.keep_recent > 0 {
-        let mut repos: BTreeMap<&str, Vec<(i64, &str, usize)>> = BTreeMap::new();
-        for &i in &scoped {
-            for t in &images[i].tags {
-                repos
-                    .entry(repository(t))
-                    .or_default()
-                    .push((images[i].created, t, i));
-            }
-        }
-        for tags in repos.values_mut() {
-            tags.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(a.1)));
-            for (rank, (_, t, i)) in tags.iter().take(policy.keep_recent).enumerate() {
-                recent.entry(*i).or_insert((t.to_string(), rank + 1));
-            }
-        }
-    }
-
-    let protection = |i: usize| -> Option<KeepWhy> {
-        let im = &images[i];
-        if im.containers > 0 {
-            return Some(KeepWhy::InUse(im.containers));
-        }
-        if now - im.created < policy.min_age_secs {
-            return Some(KeepWhy::Young(now - im.created));
-        }
-        let (last, src) = im.last_use();
-        if now - last < policy.min_age_secs {
-            return Some(KeepWhy::RecentlyUsed(now - last, src));
-        }
-        for (k, v) in &policy.keep_labels {
-            if im.labels.get(k) == Some(v) {
-                return Some(KeepWhy::KeepLabel(format!("{k}={v}")));
-            }
-        }
-        for re in &policy.keep {
-            if let Some(t) = im.tags.iter().find(|t| re.is_match(t)) {
-                return Some(KeepWhy::KeepPattern(re.as_str().to_string(), t.clone()));
-            }
-        }
-        if let Some((t, r)) = recent.get(&i) {
-            return Some(KeepWhy::KeepRecent(t.clone(), *r));
-        }
-        if failed.contains(&im.id) {
-            return Some(KeepWhy::RemovalFailed);
-        }
-        None
-    };
-
+    let recent = recent_tags(images, &scoped, policy.keep_recent);
     let mut keep: HashMap<usize, KeepWhy> = HashMap::new();
     let mut eligible: HashSet<usize> = HashSet::new();
     for &i in &scoped {
-        match protection(i) {
+        match protection(&images[i], policy, now, recent.get(&i), failed) {
             Some(w) => {
                 keep.insert(i, w);
             }
@@ -334,9 +274,197 @@ pub fn plan(
         }
     }
     // A parent stays when anything made from it stays (or is outside the scope).
-    let descendants = |i: usize| -> Vec<usize> {
-        // Post-order: deepest first, so children come before their parents.
-        let mut out = Vec::new();
+    let parent_kept: Vec<(usize, usize)> = eligible
+        .iter()
+        .filter_map(|&i| {
+            g.descendants(i)
+                .into_iter()
+                .find(|d| !eligible.contains(d))
+                .map(|d| (i, d))
+        })
+        .collect();
+    for (i, d) in parent_kept {
+        eligible.remove(&i);
+        keep.insert(i, KeepWhy::ParentOfKept(images[d].name()));
+    }
+    let mut order: Vec<usize> = eligible.into_iter().collect();
+    order.sort_by_key(|&i| lru_key(&images[i]));
+    let (mut decisions, to_free) = removals(&g, &order, policy, usage, limit);
+    let planned: HashSet<usize> = decisions.iter().map(|d| d.index).collect();
+    for &i in order.iter().filter(|i| !planned.contains(i)) {
+        keep.insert(i, KeepWhy::UnderThreshold);
+    }
+    let mut kept: Vec<(usize, KeepWhy)> = keep.into_iter().collect();
+    kept.sort_by_key(|(i, _)| lru_key(&images[*i]));
+    decisions.extend(kept.into_iter().map(|(index, w)| Decision {
+        index,
+        verdict: Verdict::Keep(w),
+        estimate: 0,
+    }));
+    Plan {
+        decisions,
+        out_of_scope: images.iter().filter(|im| !im.hidden).count() - scoped.len(),
+        usage,
+        limit,
+        to_free,
+    }
+}
+
+/// The order images go in: dangling first, then least recently used, oldest first.
+fn lru_key(im: &Image) -> (bool, i64, i64, String) {
+    (!im.dangling(), im.last_use().0, im.created, im.id.clone())
+}
+
+/// True when the policy considers the image at all.
+fn in_scope(im: &Image, policy: &Policy) -> bool {
+    match &policy.scope {
+        _ if im.hidden => false,
+        None => true,
+        Some((k, v)) => im.labels.get(k) == Some(v),
+    }
+}
+
+/// The images among the `keep` newest tags of their repository (in scope): index → (tag, rank from 1).
+fn recent_tags(images: &[Image], scoped: &[usize], keep: usize) -> HashMap<usize, (String, usize)> {
+    let mut recent = HashMap::new();
+    if keep == 0 {
+        return recent;
+    }
+    let mut repos: BTreeMap<&str, Vec<(i64, &str, usize)>> = BTreeMap::new();
+    for &i in scoped {
+        for t in &images[i].tags {
+            repos
+                .entry(repository(t))
+                .or_default()
+                .push((images[i].created, t, i));
+        }
+    }
+    for tags in repos.values_mut() {
+        tags.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(a.1)));
+        for (rank, (_, t, i)) in tags.iter().take(keep).enumerate() {
+            recent.entry(*i).or_insert((t.to_string(), rank + 1));
+        }
+    }
+    recent
+}
+
+/// Why an image stays on its own account, if it does (parents of kept images are decided later).
+fn protection(
+    im: &Image,
+    policy: &Policy,
+    now: i64,
+    recent: Option<&(String, usize)>,
+    failed: &HashSet<String>,
+) -> Option<KeepWhy> {
+    if im.containers > 0 {
+        return Some(KeepWhy::InUse(im.containers));
+    }
+    if let Some(who) = &im.leased {
+        return Some(KeepWhy::Leased(who.clone()));
+    }
+    if now - im.created < policy.min_age_secs {
+        return Some(KeepWhy::Young(now - im.created));
+    }
+    let (last, src) = im.last_use();
+    if now - last < policy.min_age_secs {
+        return Some(KeepWhy::RecentlyUsed(now - last, src));
+    }
+    if let Some((k, v)) = policy
+        .keep_labels
+        .iter()
+        .find(|(k, v)| im.labels.get(k) == Some(v))
+    {
+        return Some(KeepWhy::KeepLabel(format!("{k}={v}")));
+    }
+    for re in &policy.keep {
+        if let Some(t) = im.tags.iter().find(|t| re.is_match(t)) {
+            return Some(KeepWhy::KeepPattern(re.as_str().to_string(), t.clone()));
+        }
+    }
+    if let Some((t, r)) = recent {
+        return Some(KeepWhy::KeepRecent(t.clone(), *r));
+    }
+    if failed.contains(&im.id) {
+        return Some(KeepWhy::RemovalFailed);
+    }
+    None
+}
+
+/// The removals, in order, until the projected usage is under `limit` (or all with `--all`): each
+/// eligible image after everything made from it. Returns the decisions and the bytes they free.
+fn removals(
+    g: &Graph,
+    order: &[usize],
+    policy: &Policy,
+    usage: u64,
+    limit: u64,
+) -> (Vec<Decision>, u64) {
+    let mut decisions = Vec::new();
+    let mut planned: HashSet<usize> = HashSet::new();
+    let mut to_free = 0u64;
+    let mut push = |i: usize, why: RemoveWhy, to_free: &mut u64| {
+        let e = g.estimate(i);
+        *to_free += e;
+        decisions.push(Decision {
+            index: i,
+            verdict: Verdict::Remove(why),
+            estimate: e,
+        });
+    };
+    for &i in order {
+        if planned.contains(&i) {
+            continue;
+        }
+        if !policy.all && usage.saturating_sub(to_free) < limit {
+            break;
+        }
+        for d in g.descendants(i) {
+            if planned.insert(d) {
+                push(d, RemoveWhy::ChildOf(g.images[i].name()), &mut to_free);
+            }
+        }
+        planned.insert(i);
+        let why = if policy.all {
+            RemoveWhy::All
+        } else if g.images[i].dangling() {
+            RemoveWhy::Dangling
+        } else {
+            RemoveWhy::LeastRecentlyUsed
+        };
+        push(i, why, &mut to_free);
+    }
+    (decisions, to_free)
+}
+
+/// The images with their parent/child links.
+struct Graph<'a> {
+    images: &'a [Image],
+    by_id: HashMap<&'a str, usize>,
+    children: HashMap<usize, Vec<usize>>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(images: &'a [Image]) -> Graph<'a> {
+        let by_id: HashMap<&str, usize> = images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| (im.id.as_str(), i))
+            .collect();
+        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, im) in images.iter().enumerate() {
+            if let Some(p) = im.parent_id.as_deref().and_then(|p| by_id.get(p)) {
+                children.entry(*p).or_default().push(i);
+            }
+        }
+        Graph {
+            images,
+            by_id,
+            children,
+        }
+    }
+
+    /// Everything made from `i`, post-order: deepest first, so children come before their parents.
+    fn descendants(&self, i: usize) -> Vec<usize> {
         fn walk(i: usize, children: &HashMap<usize, Vec<usize>>, out: &mut Vec<usize>) {
             for &c in children.get(&i).map(|v| v.as_slice()).unwrap_or(&[]) {
                 if !out.contains(&c) {
@@ -345,99 +473,25 @@ pub fn plan(
                 }
             }
         }
-        walk(i, &children, &mut out);
+        let mut out = Vec::new();
+        walk(i, &self.children, &mut out);
         out
-    };
-    let mut parent_kept = Vec::new();
-    for &i in &eligible {
-        if let Some(d) = descendants(i).into_iter().find(|d| !eligible.contains(d)) {
-            parent_kept.push((i, d));
-        }
-    }
-    for (i, d) in parent_kept {
-        eligible.remove(&i);
-        keep.insert(i, KeepWhy::ParentOfKept(images[d].name()));
     }
 
-    let mut order: Vec<usize> = eligible.iter().copied().collect();
-    let sort_key = |i: &usize| {
-        let im = &images[*i];
-        (!im.dangling(), im.last_use().0, im.created, im.id.clone())
-    };
-    order.sort_by_key(sort_key);
-
-    let estimate = |i: usize| -> u64 {
-        let im = &images[i];
-        if children.contains_key(&i) {
-            // Goes with everything made from it: the bytes it adds over its own parent.
+    /// Bytes removing `i` is expected to free: an image with children goes with everything made from it
+    /// (the bytes it adds over its own parent); any other, the bytes no other image shares.
+    fn estimate(&self, i: usize) -> u64 {
+        let im = &self.images[i];
+        if self.children.contains_key(&i) {
             let parent = im
                 .parent_id
                 .as_deref()
-                .and_then(|p| by_id.get(p))
-                .map_or(0, |&p| images[p].size);
+                .and_then(|p| self.by_id.get(p))
+                .map_or(0, |&p| self.images[p].size);
             im.size.saturating_sub(parent)
         } else {
             im.size.saturating_sub(im.shared_size)
         }
-    };
-
-    let mut decisions = Vec::new();
-    let mut planned: HashSet<usize> = HashSet::new();
-    let mut to_free = 0u64;
-    for &i in &order {
-        if planned.contains(&i) {
-            continue;
-        }
-        if !policy.all && usage.saturating_sub(to_free) < limit {
-            break;
-        }
-        for d in descendants(i) {
-            if planned.insert(d) {
-                let e = estimate(d);
-                to_free += e;
-                decisions.push(Decision {
-                    index: d,
-                    verdict: Verdict::Remove(RemoveWhy::ChildOf(images[i].name())),
-                    estimate: e,
-                });
-            }
-        }
-        planned.insert(i);
-        let e = estimate(i);
-        to_free += e;
-        let why = if policy.all {
-            RemoveWhy::All
-        } else if images[i].dangling() {
-            RemoveWhy::Dangling
-        } else {
-            RemoveWhy::LeastRecentlyUsed
-        };
-        decisions.push(Decision {
-            index: i,
-            verdict: Verdict::Remove(why),
-            estimate: e,
-        });
-    }
-    for &i in &order {
-        if !planned.contains(&i) {
-            keep.insert(i, KeepWhy::UnderThreshold);
-        }
-    }
-    let mut kept: Vec<usize> = keep.keys().copied().collect();
-    kept.sort_by_key(sort_key);
-    for i in kept {
-        decisions.push(Decision {
-            index: i,
-            verdict: Verdict::Keep(keep.remove(&i).unwrap_or(KeepWhy::UnderThreshold)),
-            estimate: 0,
-        });
-    }
-    Plan {
-        decisions,
-        out_of_scope: images.iter().filter(|im| !im.hidden).count() - scoped.len(),
-        usage,
-        limit,
-        to_free,
     }
 }
 
@@ -579,6 +633,30 @@ mod tests {
         assert_eq!(
             why(&p, &imgs, "g:1"),
             &Verdict::Keep(KeepWhy::RemovalFailed)
+        );
+    }
+
+    #[test]
+    fn a_leased_image_and_its_parents_stay() {
+        let mut imgs = vec![
+            img("p", Some("base:1"), 60, 100),
+            img("c", Some("app:1"), 50, 100),
+            img("x", Some("x:1"), 40, 100),
+        ];
+        imgs[1].parent_id = Some("sha256:p".into());
+        imgs[1].leased = Some("build of app, pid 7, 1m ago".into());
+        let mut pol = policy();
+        pol.all = true;
+        pol.keep_recent = 0;
+        let p = plan(&imgs, &pol, NOW, 0, 0, &HashSet::new());
+        assert_eq!(removed(&p, &imgs), ["x:1"]);
+        assert_eq!(
+            why(&p, &imgs, "app:1"),
+            &Verdict::Keep(KeepWhy::Leased("build of app, pid 7, 1m ago".into()))
+        );
+        assert_eq!(
+            why(&p, &imgs, "base:1"),
+            &Verdict::Keep(KeepWhy::ParentOfKept("app:1".into()))
         );
     }
 

@@ -23,7 +23,16 @@ pub fn execute(app: &App, s: &Settings, plan: &Plan) -> anyhow::Result<Outcome> 
         own: plan.own.clone(),
         ..s.limits.clone()
     };
-    let (all, mut stats) = scan_parts(app, s, plan, &detector, &limits)?;
+    let (all, mut stats, image) = match &plan.image {
+        Some(src) => {
+            let (f, st, sum) = scan_image(app, s, src, &detector, &limits)?;
+            (f, st, Some(sum))
+        }
+        None => {
+            let (f, st) = scan_parts(app, s, plan, &detector, &limits)?;
+            (f, st, None)
+        }
+    };
     stats.elapsed = started.elapsed();
     if s.redact.is_on() {
         for f in &all {
@@ -51,7 +60,37 @@ pub fn execute(app: &App, s: &Settings, plan: &Plan) -> anyhow::Result<Outcome> 
         ignored,
         baselined,
         report,
+        image,
     })
+}
+
+/// Reads an image (daemon or archive) with progress; see [`super::image`].
+fn scan_image(
+    app: &App,
+    s: &Settings,
+    src: &super::image::Source,
+    detector: &Detector,
+    limits: &Limits,
+) -> anyhow::Result<(Vec<Located>, Stats, super::image::Summary)> {
+    let _s = app
+        .out
+        .section("scan", &format!("scan: {}", src.describe()), false);
+    let progress = Mutex::new(app.out.progress("scanning", None, true));
+    let on_bytes = |n: u64| {
+        if let Ok(mut p) = progress.lock() {
+            p.inc(n);
+        }
+    };
+    let (findings, stats, summary, notes) = tokio::task::block_in_place(|| {
+        super::image::scan_source(src, &s.image_skip, detector, limits, &on_bytes)
+    })?;
+    if let Ok(p) = progress.into_inner() {
+        p.finish();
+    }
+    for n in notes {
+        app.out.warn(n);
+    }
+    Ok((findings, stats, summary))
 }
 
 /// The detector of the plan's rules (a gitleaks file or the built-in rules), warnings logged.

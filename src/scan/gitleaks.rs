@@ -136,10 +136,64 @@ pub fn our_rule_id(gitleaks_id: &str) -> &str {
 
 /// Loads a gitleaks configuration file (exit 2 naming file and rule on any problem).
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
-    load_depth(path, 0)
+    load_depth(path, &Within::of(path), 0)
 }
 
-fn load_depth(path: &Path, depth: usize) -> anyhow::Result<Loaded> {
+/// The largest file `[extend] path` may name: gitleaks configurations are a few kilobytes.
+const MAX_EXTENDED: u64 = 1 << 20;
+
+/// Where `[extend] path` may lead: the directory of the top configuration and the repository holding
+/// it. A repository's `.gitleaks.toml` cannot make stevedore read (and print) a file outside them.
+#[derive(Clone, Debug)]
+struct Within(Vec<PathBuf>);
+
+impl Within {
+    fn of(top: &Path) -> Within {
+        let dir = match top.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut roots: Vec<PathBuf> = dir.canonicalize().into_iter().collect();
+        if let Ok(repo) = gix::discover(&dir)
+            && let Some(w) = repo.workdir().and_then(|w| w.canonicalize().ok())
+        {
+            roots.push(w);
+        }
+        Within(roots)
+    }
+
+    /// Checks an extended file: inside the roots (symbolic links resolved), a regular file, small.
+    fn check(&self, from: &Path, p: &Path) -> anyhow::Result<()> {
+        let refuse = |why: &str| {
+            coded(
+                ExitCode::Usage,
+                format!(
+                    "{}: [extend] path {} {why}: copy the base configuration into the repository and point [extend] path at it",
+                    from.display(),
+                    p.display()
+                ),
+            )
+        };
+        let real = p
+            .canonicalize()
+            .map_err(|e| refuse(&format!("cannot be read ({})", e.kind())))?;
+        if !self.0.iter().any(|r| real.starts_with(r)) {
+            return Err(refuse(
+                "is outside the repository and the configuration's directory",
+            ));
+        }
+        let md = std::fs::metadata(&real)
+            .map_err(|e| refuse(&format!("cannot be read ({})", e.kind())))?;
+        if !md.is_file() || md.len() > MAX_EXTENDED {
+            return Err(refuse(
+                "is not a gitleaks configuration file (not a regular file under 1 MiB)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn load_depth(path: &Path, within: &Within, depth: usize) -> anyhow::Result<Loaded> {
     if depth > 4 {
         return Err(coded(
             ExitCode::Usage,
@@ -153,21 +207,45 @@ fn load_depth(path: &Path, depth: usize) -> anyhow::Result<Loaded> {
         coded(
             ExitCode::Usage,
             format!(
-                "cannot read gitleaks config {}: {e} — fix the path given with --config, [scan] gitleaks_config or GITLEAKS_CONFIG",
-                path.display()
+                "cannot read gitleaks config {}: {} — fix the path given with --config, [scan] gitleaks_config or GITLEAKS_CONFIG",
+                path.display(),
+                e.kind()
             ),
         )
     })?;
-    parse(&text, path, depth)
+    parse(&text, path, within, depth)
 }
 
 /// Parses gitleaks configuration text; `path` names it in errors and anchors `[extend] path`.
 pub fn parse_str(text: &str, path: &Path) -> anyhow::Result<Loaded> {
-    parse(text, path, 0)
+    parse(text, path, &Within::of(path), 0)
 }
 
-fn parse(text: &str, path: &Path, depth: usize) -> anyhow::Result<Loaded> {
-    let file: File = toml::from_str(text).map_err(|e| crate::config::toml_error(path, text, &e))?;
+/// A TOML error. A file reached through `[extend] path`, or not named `*.toml`, was not expected to be
+/// TOML: its error gives the position only, never the line or a value from it.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error, depth: usize) -> anyhow::Error {
+    let expected = depth == 0
+        && path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("toml"));
+    if expected {
+        return crate::config::toml_error(path, text, e);
+    }
+    let (line, col) = e
+        .span()
+        .map(|s| crate::config::line_col(text, s.start))
+        .unwrap_or((0, 0));
+    coded(
+        ExitCode::Usage,
+        format!(
+            "{}:{line}:{col}: not a valid gitleaks configuration (its content is not shown): point [extend] path at a gitleaks .toml file",
+            path.display()
+        ),
+    )
+}
+
+fn parse(text: &str, path: &Path, within: &Within, depth: usize) -> anyhow::Result<Loaded> {
+    let file: File = toml::from_str(text).map_err(|e| toml_error(path, text, &e, depth))?;
     let _ = (&file.title, &file.description, &file.min_version);
     let bad = |msg: String| coded(ExitCode::Usage, format!("{}: {msg}", path.display()));
     let mut notes: Vec<String> = file
@@ -196,7 +274,8 @@ fn parse(text: &str, path: &Path, depth: usize) -> anyhow::Result<Loaded> {
         }
         if let Some(p) = &ext.path {
             let p = resolve_rel(path, p);
-            let mut inner = load_depth(&p, depth + 1)?;
+            within.check(path, &p)?;
+            let mut inner = load_depth(&p, within, depth + 1)?;
             notes.append(&mut inner.notes);
             global.append(&mut inner.global);
             for r in inner.rules {
@@ -413,9 +492,11 @@ fn check_regex(re: &str) -> Result<String, String> {
 }
 
 /// Translates the parts of Go's RE2 syntax that Rust's `regex` spells differently: `\Q…\E` literal
-/// sections. Rejects `\C` (any byte), which Rust does not have.
+/// sections, `\<` and `\>` (literal `<` and `>` in RE2, word boundaries in Rust) and octal escapes
+/// (`\075`, `\0`, `\12`: RE2 reads up to three octal digits; Rust has none). Rejects `\C` (any byte),
+/// which Rust does not have; a lone `\1`…`\9` stays a back-reference, which neither supports.
 pub fn translate_re2(re: &str) -> Result<String, String> {
-    if !re.contains("\\Q") && !re.contains("\\C") {
+    if !re.contains('\\') {
         return Ok(re.to_string());
     }
     let mut out = String::with_capacity(re.len());
@@ -437,6 +518,22 @@ pub fn translate_re2(re: &str) -> Result<String, String> {
                 return Err(format!(
                     "{re:?} uses \\C (any byte), which stevedore does not support: use (?s-u:.) instead"
                 ));
+            }
+            Some(c @ ('<' | '>')) => {
+                out.push(c);
+                rest = &after[1..];
+            }
+            Some(c @ '0'..='7')
+                if c == '0' || after[1..].starts_with(|d: char| ('0'..='7').contains(&d)) =>
+            {
+                let digits = after
+                    .bytes()
+                    .take(3)
+                    .take_while(|b| (b'0'..=b'7').contains(b))
+                    .count();
+                let code = u32::from_str_radix(&after[..digits], 8).unwrap_or(0);
+                out.push_str(&format!("\\x{{{code:X}}}"));
+                rest = &after[digits..];
             }
             Some(c) => {
                 out.push('\\');
@@ -463,6 +560,26 @@ mod tests {
         assert_eq!(translate_re2(r"\d+\Q(x)").unwrap(), r"\d+\(x\)");
         assert!(translate_re2(r"a\Cb").is_err());
         assert_eq!(translate_re2(r"\bfoo\b").unwrap(), r"\bfoo\b");
+    }
+
+    #[test]
+    fn angle_brackets_are_literal_and_octal_escapes_are_translated() {
+        // RE2: `\<` and `\>` are the characters; Rust would read word boundaries.
+        let re = regex::Regex::new(&translate_re2(r"\<key\>").unwrap()).unwrap();
+        assert!(re.is_match("<key>"));
+        assert!(!re.is_match("key"));
+        // RE2's octal escapes: `\075` is `=`, `\0` NUL, `\12` newline, up to three digits.
+        let re = regex::Regex::new(&translate_re2(r"a\075b").unwrap()).unwrap();
+        assert!(re.is_match("a=b"));
+        assert_eq!(translate_re2(r"\0").unwrap(), r"\x{0}");
+        assert_eq!(translate_re2(r"\12x").unwrap(), r"\x{A}x");
+        assert_eq!(translate_re2(r"\1234").unwrap(), r"\x{53}4");
+        assert_eq!(translate_re2(r"[\075\<]").unwrap(), r"[\x{3D}<]");
+        // An escaped backslash before them is not an escape of them.
+        assert_eq!(translate_re2(r"\\<").unwrap(), r"\\<");
+        // A lone digit is a back-reference: refused by the compile check with that word.
+        let e = check_regex(r"(a)\1").unwrap_err();
+        assert!(e.contains("back-references"), "{e}");
     }
 
     #[test]
@@ -547,6 +664,41 @@ stopwords = ["Example"]
         let text = "[[allowlists]]\ntargetRules = [\"nope\"]\n";
         let m = crate::exit::render(&parse_str(text, Path::new("gl.toml")).unwrap_err());
         assert!(m.contains("nope"), "{m}");
+    }
+
+    #[test]
+    fn extend_path_stays_inside_the_repository_and_never_prints_a_file() {
+        let outside = tempfile::tempdir().unwrap();
+        let leak = "DB_PASSWORD=hunter2-very-secret"; // stevedore:allow (fixture)
+        let secret_file = outside.path().join("environ");
+        std::fs::write(&secret_file, format!("{leak}\n")).unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let top = repo.path().join(".gitleaks.toml");
+        let check = |extend: &str, want: &str| {
+            std::fs::write(&top, format!("[extend]\npath = '{extend}'\n")).unwrap();
+            let msg = crate::exit::render(&load(&top).unwrap_err());
+            assert!(msg.contains(want), "{extend}: {msg}");
+            assert!(!msg.contains("hunter2"), "{extend}: {msg}");
+        };
+        // An absolute path, a relative escape and a symbolic link out of the repository are refused.
+        check(secret_file.to_str().unwrap(), "outside the repository");
+        check("/proc/self/environ", "outside the repository");
+        let rel = format!(
+            "../{}/environ",
+            outside.path().file_name().unwrap().to_str().unwrap()
+        );
+        check(&rel, "outside the repository");
+        std::os::unix::fs::symlink(&secret_file, repo.path().join("base.toml")).unwrap();
+        check("base.toml", "outside the repository");
+        // Inside the repository, a file that is not TOML gives its position, never its content.
+        std::fs::write(repo.path().join(".env"), format!("{leak}\n")).unwrap();
+        check(".env", "not a valid gitleaks configuration");
+        std::fs::write(
+            repo.path().join("rules.toml"),
+            format!("x = \"{leak}\"\ny = 5\nid = [\n"),
+        )
+        .unwrap();
+        check("rules.toml", "rules.toml:");
     }
 
     #[test]

@@ -87,6 +87,13 @@ pub struct ScanArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", env = "STEVEDORE_SCAN_THREADS")]
     pub threads: Option<usize>,
+    /// Scan an image in the Docker daemon instead of the repository: every layer (deleted files
+    /// too), its Env, Labels, Cmd, Entrypoint and history.
+    #[arg(long, value_name = "REF", conflicts_with_all = ["history", "since", "no_tree", "staged", "archive"])]
+    pub image: Option<String>,
+    /// Scan an image archive: a `docker save` tar, or an OCI image layout (directory or tar).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["history", "since", "no_tree", "staged"])]
+    pub archive: Option<PathBuf>,
 }
 
 /// What the scan found and counted, after suppression.
@@ -102,6 +109,8 @@ pub struct Outcome {
     pub baselined: usize,
     /// The report written, if any (`-`: stdout).
     pub report: Option<PathBuf>,
+    /// For an image scan: the image, its layers and what the skip list left out.
+    pub image: Option<image::Summary>,
 }
 
 /// Runs the step: settings → plan → execute → outcome.

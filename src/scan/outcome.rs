@@ -30,6 +30,11 @@ pub fn finish(app: &App, s: &Settings, o: &Outcome, started: Instant) -> StepOut
                 app.out.result(line);
             }
         }
+        for f in &o.findings {
+            if let Some(w) = f.image.as_deref() {
+                app.out.result(format!("{}: {}", f.place(), w.fix()));
+            }
+        }
     }
     let step = outcome_of(o, started, s.exit_code);
     summarize(app, o);
@@ -78,7 +83,7 @@ fn outcome_of(o: &Outcome, started: Instant, exit_code: i32) -> StepOutcome {
     };
     let s = &o.stats;
     let mut step =
-        StepOutcome::new("scan", status, started.elapsed(), headline).with_facts(json!({
+        StepOutcome::new(step_name(o), status, started.elapsed(), headline).with_facts(json!({
             "findings": n,
             "findings_per_rule": per_rule(&o.findings),
             "suppressed_ignore_file": o.ignored,
@@ -93,16 +98,29 @@ fn outcome_of(o: &Outcome, started: Instant, exit_code: i32) -> StepOutcome {
             "skipped_excluded": s.skipped_excluded,
             "report": o.report.as_ref().map(|p| p.display().to_string()),
         }));
+    if let Some(i) = &o.image {
+        i.add_facts(&mut step.facts);
+    }
     if n > 0 {
         step.exit_code = Some(exit_code);
     }
     step
 }
 
+/// `scan`, or `image-scan` for an image, so a run's summary keeps both.
+fn step_name(o: &Outcome) -> &'static str {
+    if o.image.is_some() {
+        "image-scan"
+    } else {
+        "scan"
+    }
+}
+
 /// The closing summary table.
 fn summarize(app: &App, o: &Outcome) {
     let s = &o.stats;
-    let mut rows = vec![("findings".to_string(), o.findings.len().to_string())];
+    let mut rows = o.image.as_ref().map(|i| i.rows()).unwrap_or_default();
+    rows.push(("findings".to_string(), o.findings.len().to_string()));
     for (rule, n) in per_rule(&o.findings) {
         rows.push((format!("  {rule}"), n.to_string()));
     }

@@ -52,6 +52,8 @@ pub struct Plan {
     pub own: OwnFiles,
     /// Paths reported as this prefix + the path under the scanned directory.
     pub prefix: String,
+    /// Scan this image instead of the repository.
+    pub image: Option<super::image::Source>,
 }
 
 impl Plan {
@@ -70,8 +72,9 @@ impl Plan {
         } else {
             seen.ci_range.clone()
         };
-        let tree = !s.staged && !s.no_tree;
-        if !s.staged && !tree && history.is_none() {
+        let history = history.filter(|_| s.image.is_none());
+        let tree = !s.staged && !s.no_tree && s.image.is_none();
+        if !s.staged && !tree && history.is_none() && s.image.is_none() {
             return Err(coded(
                 ExitCode::Usage,
                 "--no-tree leaves nothing to scan: add --history or --since REV",
@@ -90,6 +93,7 @@ impl Plan {
                 paths: seen.own_paths.iter().cloned().collect(),
             },
             prefix: seen.prefix.clone(),
+            image: s.image.clone(),
         })
     }
 
@@ -97,6 +101,9 @@ impl Plan {
     pub fn describe(&self) -> String {
         if self.staged {
             return "staged changes".into();
+        }
+        if let Some(i) = &self.image {
+            return i.describe();
         }
         let h = match &self.history {
             None => None,
@@ -168,7 +175,12 @@ impl Plan {
 /// Looks at the checkout: the CI history range (when the flags leave it to CI), the rules file, the
 /// ignore files present, and where the configured baseline and report sit in the repository.
 pub fn observe(app: &App, s: &Settings) -> Observed {
-    let ci_range = if app.ctx.ci && !s.staged && !s.history && s.since.is_none() && s.file.is_none()
+    let ci_range = if app.ctx.ci
+        && !s.staged
+        && !s.history
+        && s.since.is_none()
+        && s.file.is_none()
+        && s.image.is_none()
     {
         ci_range(app, &s.root)
     } else {
@@ -377,6 +389,8 @@ mod tests {
             baseline: None,
             exit_code: 1,
             limits: Limits::default(),
+            image: None,
+            image_skip: Default::default(),
         }
     }
 
@@ -486,5 +500,16 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want}: {text}");
         }
+    }
+
+    #[test]
+    fn an_image_scan_reads_neither_tree_nor_history() {
+        let s = Settings {
+            image: Some(crate::scan::image::Source::Daemon("app:1".into())),
+            ..settings()
+        };
+        let p = Plan::decide(&s, &ci_range()).unwrap();
+        assert!(!p.tree && p.history.is_none() && !p.staged);
+        assert_eq!(p.describe(), "image app:1 (Docker daemon)");
     }
 }

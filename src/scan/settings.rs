@@ -44,6 +44,10 @@ pub struct Settings {
     pub exit_code: i32,
     /// Size limit, excludes, threads.
     pub limits: Limits,
+    /// `--image REF` / `--archive FILE`: scan an image instead of the repository.
+    pub image: Option<super::image::Source>,
+    /// The image skip list (`[scan] image_skip`, `image_skip_add`).
+    pub image_skip: super::image::SkipList,
 }
 
 impl Settings {
@@ -100,8 +104,23 @@ impl Settings {
                     .max(1),
                 own: Default::default(),
             },
+            image: image_source(args),
+            image_skip: super::image::SkipList::configured(
+                cfg.image_skip.as_deref(),
+                &cfg.image_skip_add,
+            )
+            .code(ExitCode::Usage)?,
         })
     }
+}
+
+/// `--image REF` or `--archive FILE`.
+fn image_source(args: &ScanArgs) -> Option<super::image::Source> {
+    use super::image::Source;
+    args.image
+        .clone()
+        .map(Source::Daemon)
+        .or_else(|| args.archive.clone().map(Source::Archive))
 }
 
 /// The directory to scan and, for `stevedore scan FILE`, the file's name in it.
@@ -296,6 +315,11 @@ pub struct ScanConfig {
     pub threads: Option<usize>,
     /// Extra allowlists applied to every rule (same keys as gitleaks' `[[allowlists]]`, in snake case).
     pub allowlists: Vec<AllowlistConfig>,
+    /// Image scans: glob patterns over absolute paths in the image that are not read, replacing the
+    /// default list of base-image paths (`image::skip::DEFAULT`; `[]` reads everything).
+    pub image_skip: Option<Vec<String>>,
+    /// Image scans: patterns added to the skip list.
+    pub image_skip_add: Vec<String>,
 }
 
 /// An allowlist in `[[scan.allowlists]]`.

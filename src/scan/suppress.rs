@@ -398,6 +398,111 @@ mod tests {
         assert_eq!(s.check(&finding(99)), Some(Reason::Ignored));
     }
 
+    fn finding_of(rule: &str, file: &str, line: usize) -> Located {
+        let mut f = finding(line);
+        f.finding.rule_id = rule.into();
+        Located::new(f.finding, file.into(), None)
+    }
+
+    #[test]
+    fn every_gitleaks_rule_id_maps_onto_a_builtin_rule_in_ignore_files_and_baselines() {
+        let ours: HashSet<String> = crate::scan::rules::builtin_rules()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        for (gitleaks, mine) in crate::scan::gitleaks::RULE_IDS {
+            assert!(
+                ours.contains(*mine),
+                "{gitleaks} maps onto {mine}, not a built-in rule"
+            );
+            assert!(!ours.contains(*gitleaks), "{gitleaks} needs no mapping");
+            let f = finding_of(mine, "config/app.php", 7);
+            let mut s = Suppressions::default();
+            s.add_ignore_text(&format!("config/app.php:{gitleaks}:7\n"));
+            assert_eq!(s.check(&f), Some(Reason::Ignored), "{gitleaks}");
+            assert_eq!(s.check(&finding_of(mine, "config/app.php", 8)), None);
+            let sha = "0123456789abcdef0123456789abcdef01234567";
+            let mut s = Suppressions::default();
+            s.add_ignore_text(&format!("{sha}:config/app.php:{gitleaks}:7\n"));
+            let commit = std::sync::Arc::new(crate::scan::found::CommitInfo {
+                sha: sha.into(),
+                ..Default::default()
+            });
+            let h = Located::new(f.finding.clone(), f.file.clone(), Some(commit));
+            assert_eq!(s.check(&h), Some(Reason::Ignored), "{gitleaks} in history");
+            assert_eq!(s.check(&f), None, "a commit entry is about that commit");
+            let p = dir.path().join("gitleaks.json");
+            std::fs::write(
+                &p,
+                format!(r#"[{{"RuleID":"{gitleaks}","File":"config/app.php","StartLine":7,"Secret":"REDACTED","Fingerprint":"config/app.php:{gitleaks}:7"}}]"#),
+            )
+            .unwrap();
+            let mut s = Suppressions::default();
+            s.load_baseline(&p).unwrap();
+            assert_eq!(s.check(&f), Some(Reason::Baseline), "{gitleaks} baseline");
+        }
+    }
+
+    #[test]
+    fn gitleaks_generic_entries_stand_for_any_rule_on_their_line() {
+        let mut s = Suppressions::default();
+        s.add_ignore_text(".env:generic-api-key:3\napp.py:trello-access-token:9\n");
+        assert_eq!(
+            s.check(&finding_of("laravel-app-key", ".env", 3)),
+            Some(Reason::Ignored)
+        );
+        assert_eq!(s.check(&finding_of("laravel-app-key", ".env", 4)), None);
+        // Our generic rule finding what gitleaks named with a rule we do not have.
+        assert_eq!(
+            s.check(&finding_of("generic-api-key", "app.py", 9)),
+            Some(Reason::Ignored)
+        );
+        assert_eq!(s.check(&finding_of("aws-access-key-id", "app.py", 9)), None);
+    }
+
+    #[test]
+    fn an_unredacted_gitleaks_report_matches_on_the_secret_wherever_it_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.json");
+        std::fs::write(
+            &p,
+            r#"[{"RuleID":"generic-api-key","File":"a.txt","StartLine":1,"Secret":"s3cr3t-value","Fingerprint":"a.txt:generic-api-key:1"}]"#,
+        )
+        .unwrap();
+        let mut s = Suppressions::default();
+        s.load_baseline(&p).unwrap();
+        assert_eq!(s.check(&finding(30)), Some(Reason::Baseline));
+        let mut other = finding(30);
+        other.file = "b.txt".into();
+        assert_eq!(s.check(&other), None);
+    }
+
+    #[test]
+    fn own_files() {
+        let own = OwnFiles::default();
+        for p in [
+            ".gitleaksignore",
+            "sub/.stevedoreignore",
+            ".stevedore/summary.json",
+            "stevedore-summary.json",
+            "deploy-report.json",
+            "deploy-report-2-of-3.json",
+            "gl-secret-detection-report.json",
+            "out/stevedore-scan.sarif",
+        ] {
+            assert!(own.contains(p), "{p}");
+        }
+        for p in [
+            "config/services.php",
+            "deploy-report-x.json",
+            "summary.json",
+            ".env",
+        ] {
+            assert!(!own.contains(p), "{p}");
+        }
+    }
+
     #[test]
     fn baseline_from_report() {
         let dir = tempfile::tempdir().unwrap();

@@ -11,11 +11,13 @@
 //! finding is and what to do. Sources: the daemon's export (`GET /images/{name}/get`, through bollard,
 //! streamed), a `docker save` tar, an OCI layout directory or tar.
 
+pub mod cli;
 pub mod layout;
 pub mod place;
 pub mod reader;
 pub mod skip;
 
+pub use cli::{GATE_REPORT, Source, Summary, gate, scan_source};
 pub use place::{Gone, Part, Where};
 pub use skip::SkipList;
 
@@ -80,14 +82,17 @@ impl Scanner<'_> {
         self.collected(name, |r| reader::read_tar(r, s))
     }
 
-    /// Scans an image in the Docker daemon, read through its export endpoint and streamed.
-    pub async fn daemon(
+    /// Scans an image in the Docker daemon, read through its export endpoint (`GET
+    /// /images/{name}/get`) and streamed. Blocks: call it outside async code or inside
+    /// `tokio::task::block_in_place`; `rt` runs the HTTP side.
+    pub fn daemon(
         &self,
+        rt: &tokio::runtime::Handle,
         docker: &bollard::Docker,
         reference: &str,
     ) -> anyhow::Result<ImageScan> {
         use futures_util::StreamExt;
-        if let Err(e) = docker.inspect_image(reference).await {
+        if let Err(e) = rt.block_on(docker.inspect_image(reference)) {
             let code = match &e {
                 bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
@@ -105,7 +110,7 @@ impl Scanner<'_> {
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(64);
         let d = docker.clone();
         let r = reference.to_string();
-        let pump = tokio::spawn(async move {
+        let pump = rt.spawn(async move {
             let mut s = d.export_image(&r);
             while let Some(c) = s.next().await {
                 let c = c.map_err(std::io::Error::other);
@@ -118,7 +123,7 @@ impl Scanner<'_> {
             rx,
             cur: bytes::Bytes::new(),
         };
-        let out = tokio::task::block_in_place(|| self.stream(reference, rd));
+        let out = self.stream(reference, rd);
         pump.abort();
         out.map_err(|e| e.context(format!("reading image {reference} from the Docker daemon")))
     }
@@ -305,10 +310,14 @@ fn config_findings(name: &str, cfg: &layout::Config, d: &Detector) -> Vec<Locate
     let mut out: Vec<Located> = Vec::new();
     for (part, file, text) in parts {
         for f in d.scan(&file, None, text.as_bytes()) {
-            let mut loc = Located::new(f, file.clone(), None);
-            if out.iter().any(|o| o.fingerprint == loc.fingerprint) {
+            // A secret already reported (an ENV step's history line repeats Env) is reported once.
+            if out
+                .iter()
+                .any(|o| o.finding.rule_id == f.rule_id && o.finding.secret == f.secret)
+            {
                 continue;
             }
+            let mut loc = Located::new(f, file.clone(), None);
             loc.image = Some(Arc::new(Where {
                 image: name.to_string(),
                 part: part.clone(),

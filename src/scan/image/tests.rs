@@ -7,6 +7,7 @@ use std::io::Write;
 
 const KEY: &str = "AKIAZ4QR7TXW2MLPKV3N"; // stevedore:allow (fixture)
 const KEY2: &str = "AKIAJ6YH3BVC5NRQ2WXE"; // stevedore:allow (fixture)
+const KEY3: &str = "AKIAT2GK7PZM4QXW6RDS"; // stevedore:allow (fixture)
 
 /// A layer tar from (path, content) pairs; a content of `None` is a directory.
 fn layer(files: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
@@ -159,7 +160,8 @@ fn config_env_labels_cmd_and_history_are_scanned() {
         },
         "history": [
             {"created_by": "/bin/sh -c #(nop) COPY file:abc in /"},
-            {"created_by": format!("|1 AWS_KEY={KEY2} /bin/sh -c make")},
+            {"created_by": format!("|1 AWS_KEY={KEY3} /bin/sh -c make")},
+            {"created_by": format!("/bin/sh -c #(nop)  LABEL deploy.key={KEY2}")},
         ]
     });
     let r = scan_bytes(
@@ -181,6 +183,8 @@ fn config_env_labels_cmd_and_history_are_scanned() {
     );
     let h = by_path(&r, "config:history");
     assert_eq!(h.image.as_deref().unwrap().part, Part::History(2));
+    // The LABEL step's history line repeats the label: reported once.
+    assert_eq!(r.findings.len(), 3, "{:?}", r.findings);
 }
 
 #[test]
