@@ -4,10 +4,10 @@ use crate::output::ColorChoice;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
-/// stevedore does the release work of a GitLab CI pipeline: it scans the repository for leaked
-/// credentials, builds and pushes the Docker image, prunes the runner's disk, deploys the new digest to
-/// every client's instance and verifies it, and reports to Zulip. The same binary reproduces a CI run on
-/// a laptop.
+/// stevedore does the release work of a GitLab CI pipeline, in this order: it scans the repository for
+/// leaked credentials, prunes the runner's disk, builds and pushes the Docker image, decides the release
+/// channel from the tag, deploys the new digest to every client's instance and verifies it, and reports to
+/// Zulip. The same binary reproduces a CI run on a laptop (`stevedore run`).
 #[derive(Debug, Parser)]
 #[command(
     name = "stevedore",
@@ -61,7 +61,7 @@ pub enum Command {
     /// Deploy the built digest to every client's instance of an environment and verify it runs.
     #[command(after_help = "Example:\n  stevedore deploy --environment staging")]
     Deploy(crate::deploy::DeployArgs),
-    /// Run the whole pipeline (scan, build, prune, deploy, notify) here, as CI would.
+    /// Run the whole pipeline here, as CI would: scan → prune → build → release → deploy → notify.
     #[command(after_help = "Example:\n  stevedore run --dry-run")]
     Run(crate::run::RunArgs),
     /// Print the CI context stevedore sees (GitLab's variables, or the git checkout's facts), credentials redacted.

@@ -960,3 +960,105 @@ fn push_with_credential_helpers_from_docker_config() {
     );
     assert!(!err.contains("~/.docker/config.json"), "{err}");
 }
+
+#[test]
+fn a_fresh_daemon_pulls_the_previous_release_as_cache() {
+    require_docker();
+    let reg = Registry::start();
+    let dockerfile = format!(
+        "{}RUN echo slow-step > /dep\nCOPY app.txt /app.txt\n",
+        from_busybox()
+    );
+    let d = context(&[("Dockerfile", &dockerfile), ("app.txt", "one")]);
+    let image = format!("{}/cache-{}", reg.host, std::process::id());
+    let tags1 = ["1.0.0", "1.0", "1", "latest"].map(|t| format!("{image}:{t}"));
+    let tags2 = ["1.0.1", "1.0", "1", "latest"].map(|t| format!("{image}:{t}"));
+    let mut all: Vec<String> = tags1.to_vec();
+    all.extend(tags2.iter().cloned());
+    let _cleanup = Images(all);
+    let dir = d.path().display().to_string();
+    let run = |version: &str| {
+        stevedore(
+            d.path(),
+            &[
+                "build",
+                "--builder",
+                "buildkit",
+                "--push",
+                "--progress",
+                "plain",
+                ".",
+            ],
+            &[
+                ("CI", "true"),
+                ("CI_PROJECT_DIR", &dir),
+                ("CI_REGISTRY", &reg.host),
+                ("CI_REGISTRY_IMAGE", &image),
+                ("CI_REGISTRY_USER", &reg.user),
+                ("CI_REGISTRY_PASSWORD", &reg.password),
+                ("CI_COMMIT_TAG", version),
+            ],
+        )
+    };
+    let (code, _out, err) = run("v1.0.0");
+    assert_eq!(code, 0, "{err}");
+    // A fresh runner: the daemon holds none of the release's images.
+    for t in &tags1 {
+        let _ = Command::new("docker").args(["rmi", t]).output();
+    }
+    std::fs::write(d.path().join("app.txt"), "two").unwrap();
+    let (code, _out, err) = run("v1.0.1");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("pulled the cache source {image}:latest")),
+        "{err}"
+    );
+    let run_step = err
+        .lines()
+        .find(|l| l.contains("RUN echo slow-step"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .expect("the RUN step is shown");
+    assert!(
+        err.contains(&format!("{run_step} CACHED")),
+        "the RUN step came from the pulled cache: {err}"
+    );
+}
+
+#[test]
+fn cache_flags_take_buildx_syntax_and_refuse_what_the_daemon_cannot_do() {
+    let d = context(&[("Dockerfile", "FROM scratch\n")]);
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--dry-run",
+            "--image",
+            "a/b",
+            "-t",
+            "x",
+            "--cache-from",
+            "type=registry,ref=r.example.com/a/b:c",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("cache from: r.example.com/a/b:c"), "{err}");
+    let (code, _out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--dry-run",
+            "--image",
+            "a/b",
+            "-t",
+            "x",
+            "--cache-to",
+            "type=registry,ref=r/a:c",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("buildx"), "{err}");
+}

@@ -264,14 +264,15 @@ fn concurrent_steps_in_one_directory_keep_every_outcome() {
             assert!(!err.contains("cannot write"), "{err}");
         }
         let s = stevedore::summary::RunSummary::load(dir.path());
-        let mut names: Vec<&str> = s.steps.iter().map(|o| o.step.as_str()).collect();
-        names.sort();
-        assert_eq!(
-            names,
-            ["build", "release", "scan"],
-            "round {round}: {:?}",
-            s.steps
-        );
+        let names: Vec<&str> = s.steps.iter().map(|o| o.step.as_str()).collect();
+        // (build also records the prune it runs as its disk guard)
+        for want in ["build", "release", "scan"] {
+            assert!(
+                names.contains(&want),
+                "round {round}: {want} lost: {:?}",
+                s.steps
+            );
+        }
         assert!(
             s.steps
                 .iter()
@@ -285,5 +286,174 @@ fn concurrent_steps_in_one_directory_keep_every_outcome() {
         let _ = std::process::Command::new("docker")
             .args(["rmi", "-f", id])
             .output();
+    }
+}
+
+#[test]
+fn without_a_registry_run_says_first_that_deploy_is_skipped_and_writes_the_dotenv_it_shows() {
+    // A staging tag and a staging target, no registry: the plan and the run both skip deploy because it
+    // needs a pushed digest — never "no image to deploy … pass --image", which a run user cannot do (17.3).
+    common::require_docker();
+    let dir = checkout();
+    std::fs::write(
+        dir.path().join("stevedore.toml"),
+        "[[deploy.targets]]\nname = \"clinic-a\"\nenvironment = \"staging\"\nprovider = \"http\"\n\
+         url = \"http://127.0.0.1:9/v1/services/{client}\"\nauth = \"none\"\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=d@example.com",
+        "-c",
+        "user.name=d",
+        "commit",
+        "-qm",
+        "cfg",
+    ]);
+    git(&["tag", "v1.1.0-beta.1"]);
+    let image = format!("stevedore-test/run-no-registry-{}", std::process::id());
+    let env = [
+        ("CI_COMMIT_TAG", "v1.1.0-beta.1"),
+        ("STEVEDORE_IMAGE", image.as_str()),
+    ];
+    let (code, out, err) = common::stevedore(dir.path(), &["run", "--dry-run"], &env);
+    let plan = format!("{out}{err}");
+    assert_eq!(code, 0, "{plan}");
+    assert!(!plan.contains("none configured"), "{plan}");
+    let deploy_line = plan
+        .lines()
+        .find(|l| l.starts_with("deploy "))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(deploy_line.contains("skip"), "{deploy_line}");
+    assert!(
+        deploy_line.contains("deploy needs a pushed digest"),
+        "{deploy_line}"
+    );
+    assert!(plan.contains("--dotenv .stevedore/build.env"), "{plan}");
+
+    let (code, out, err) = common::stevedore(dir.path(), &["run", "--from", "build"], &env);
+    let all = format!("{out}{err}");
+    let ids = common::docker(&["images", "-q", "--filter", &format!("reference={image}")]);
+    for id in ids.lines() {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", id])
+            .output();
+    }
+    assert_eq!(code, 0, "{all}");
+    let warned = err.find("deploy will be skipped: deploy needs a pushed digest");
+    let built = err.find("==> stevedore run: build");
+    assert!(
+        warned.is_some() && warned < built,
+        "said before starting: {all}"
+    );
+    assert!(!all.contains("no image to deploy"), "{all}");
+    let summary = stevedore::summary::RunSummary::load(dir.path());
+    let deploy = summary.steps.iter().find(|s| s.step == "deploy").unwrap();
+    assert_eq!(deploy.status, stevedore::summary::Status::Skipped);
+    assert!(
+        deploy.headline.contains("deploy needs a pushed digest"),
+        "{}",
+        deploy.headline
+    );
+    let dotenv = std::fs::read_to_string(dir.path().join(".stevedore/build.env"))
+        .expect("the dotenv the plan shows is written");
+    assert!(dotenv.contains("IMAGE_ID="), "{dotenv}");
+}
+
+/// The README section `## NAME` (up to the next `## `).
+fn readme_section(readme: &str, name: &str) -> String {
+    let start = readme
+        .find(&format!("\n## {name}\n"))
+        .unwrap_or_else(|| panic!("README has no ## {name}"));
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map(|i| i + 3).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+/// The long flags (`--name`) in the first cell of the section's table rows.
+fn table_flags(section: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"--[a-z][a-z0-9-]+").unwrap();
+    let mut flags: Vec<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| {
+            re.find_iter(cell)
+                .map(|m| m.as_str().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+#[test]
+fn help_matches_the_readme_flag_tables() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let re = regex::Regex::new(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z0-9-]+)").unwrap();
+    for cmd in ["scan", "build", "prune", "notify"] {
+        let (code, help, err) = common::stevedore(dir.path(), &[cmd, "--help"], &[]);
+        assert_eq!(code, 0, "{err}");
+        let section = readme_section(&readme, cmd);
+        let documented = table_flags(&section);
+        assert!(!documented.is_empty(), "no flag table for {cmd}");
+        for f in &documented {
+            assert!(
+                help.contains(f.as_str()),
+                "README's {cmd} table has {f}, `{cmd} --help` does not:\n{help}"
+            );
+        }
+        // Every flag the command takes is in its README section.
+        for c in re.captures_iter(&help) {
+            let f = &c[1];
+            if [
+                "--help",
+                "--config",
+                "--dry-run",
+                "--verbose",
+                "--quiet",
+                "--color",
+            ]
+            .contains(&f)
+            {
+                continue;
+            }
+            assert!(
+                section.contains(f),
+                "`{cmd} --help` has {f}, README's ## {cmd} does not"
+            );
+        }
+        // Enums print as typed.
+        for typed in ["[default: Auto]", "Auto,", "[possible values: Auto"] {
+            assert!(
+                !help.contains(typed),
+                "{cmd} --help prints an enum as Rust spells it: {help}"
+            );
+        }
+    }
+    let (_, top, _) = common::stevedore(dir.path(), &["--help"], &[]);
+    assert!(
+        top.contains("scan → prune → build → release → deploy → notify"),
+        "{top}"
+    );
+    let (_, build, _) = common::stevedore(dir.path(), &["build", "--help"], &[]);
+    for key in ["IMAGE", "IMAGE_DIGEST", "IMAGE_TAGS", "IMAGE_ID"] {
+        assert!(
+            build.contains(key),
+            "build --help does not list the dotenv key {key}"
+        );
     }
 }

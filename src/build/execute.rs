@@ -130,6 +130,52 @@ pub async fn disk_guard(app: &App, docker: &Docker) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// On a fresh runner (GitLab's `docker:dind` starts empty) the cache sources are in the registry, not
+/// the daemon: pulls each one the daemon lacks, with the registry's credentials. The defaults (the
+/// previous release's moving tags) are pulled only for an image in a named registry. A failed pull is a
+/// warning: the build goes on without that cache.
+pub async fn pull_cache(app: &App, docker: &Docker, settings: &Settings) {
+    if settings.no_cache {
+        return;
+    }
+    let candidates = if !settings.cache_from.is_empty() {
+        settings.cache_from.clone()
+    } else if tags::registry_of(&settings.repo) != "docker.io" {
+        super::plan::default_cache_refs(&settings.repo, &settings.tags)
+    } else {
+        return;
+    };
+    for r in candidates {
+        if docker.inspect_image(&r).await.is_ok() {
+            continue;
+        }
+        let creds = crate::docker::credentials::for_image(&app.ctx, &r)
+            .ok()
+            .flatten();
+        let opts = bollard::query_parameters::CreateImageOptions {
+            from_image: Some(r.clone()),
+            ..Default::default()
+        };
+        let pull = async {
+            let mut s = std::pin::pin!(docker.create_image(Some(opts), None, creds));
+            while let Some(item) = futures_util::StreamExt::next(&mut s).await {
+                item?;
+            }
+            Ok::<(), bollard::errors::Error>(())
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(120), pull).await {
+            Ok(Ok(())) => app.out.info(format!("pulled the cache source {r}")),
+            Ok(Err(e)) => app.out.warn(format!(
+                "cannot pull the cache source {r} ({}); building without it",
+                crate::redact::redact(&e.to_string())
+            )),
+            Err(_) => app.out.warn(format!(
+                "pulling the cache source {r} took over 120s; building without it"
+            )),
+        }
+    }
+}
+
 /// What the plan needs to know of the daemon: its OS and API version, and which default cache
 /// candidates it holds.
 pub async fn observe(app: &App, docker: &Docker, settings: &Settings) -> Observed {

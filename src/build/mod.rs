@@ -105,10 +105,14 @@ pub struct BuildOptions {
     /// An image label, `K=V` (repeatable); OCI labels from the CI context are added anyway.
     #[arg(long, value_name = "K=V")]
     pub label: Vec<String>,
-    /// An image to use as build cache (repeatable; default: the previous release's moving tag when it
-    /// is present locally).
+    /// An image to use as build cache, `IMAGE` or buildx's `type=registry,ref=IMAGE` (repeatable;
+    /// default: the previous release's moving tags). Pulled first when the daemon lacks it.
     #[arg(long = "cache-from", value_name = "IMAGE")]
     pub cache_from: Vec<String>,
+    /// Where to export the build cache: `type=inline` (the default with BuildKit: cache metadata in
+    /// the image, so a pushed image serves as --cache-from).
+    #[arg(long = "cache-to", value_name = "type=inline")]
+    pub cache_to: Vec<String>,
     /// Build without any cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -129,7 +133,7 @@ pub struct BuildOptions {
     /// Push every tag and check the registry's digest.
     #[arg(long)]
     pub push: bool,
-    /// Write IMAGE, IMAGE_DIGEST, IMAGE_TAGS (GitLab dotenv) to this file.
+    /// Write IMAGE, IMAGE_DIGEST, IMAGE_TAGS and IMAGE_ID (GitLab dotenv) to this file.
     #[arg(long, value_name = "FILE")]
     pub dotenv: Option<PathBuf>,
     /// Print the result as JSON on stdout.
@@ -189,6 +193,7 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     let (bargs, ttl) = (&settings.build_args, settings.timeout);
     let _lease = lease::for_build(app, &docker, &file, bargs, &cache, ttl).await;
     execute::disk_guard(app, &docker).await?;
+    execute::pull_cache(app, &docker, &settings).await;
     let observed = execute::observe(app, &docker, &settings).await;
     let plan = plan::plan(settings, Some(&observed));
     plan.check()?;

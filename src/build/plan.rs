@@ -223,6 +223,12 @@ impl Plan {
         }
         if let Some(p) = &self.push {
             out.push(format!("  push: every tag to {} ({})", p.host, p.path));
+            out.push(if self.settings.scan_image {
+                "  scan the image for secrets before pushing: a finding refuses the push".into()
+            } else {
+                "  image scan before push: off ([build] scan_image = false / --no-scan-image)"
+                    .into()
+            });
         }
         if let Some(d) = &s.dotenv {
             out.push(format!("  dotenv: {}", d.display()));
@@ -311,6 +317,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("push: every tag to 127.0.0.1:5000"), "{text}");
+        assert!(
+            text.contains("scan the image for secrets before pushing"),
+            "{text}"
+        );
     }
 
     #[test]

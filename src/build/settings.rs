@@ -327,6 +327,45 @@ fn shm_size(raw: &str) -> anyhow::Result<u64> {
     Ok(bytes)
 }
 
+/// Splits buildx's `key=value,…` cache syntax; a plain value is `ref`.
+fn cache_fields(raw: &str) -> BTreeMap<String, String> {
+    if !raw.contains('=') {
+        return BTreeMap::from([("ref".to_string(), raw.to_string())]);
+    }
+    raw.split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// A `--cache-from`: `IMAGE` or `type=registry,ref=IMAGE`. Other buildx types need a BuildKit
+/// client the daemon's `/build` API does not offer: refused, saying so.
+fn cache_source(raw: &str) -> anyhow::Result<String> {
+    let f = cache_fields(raw);
+    match (f.get("type").map(String::as_str), f.get("ref")) {
+        (None | Some("registry"), Some(r)) if !r.is_empty() => Ok(r.clone()),
+        (Some(t), _) if t != "registry" => Err(usage(format!(
+            "--cache-from {raw:?}: type={t} needs buildx; the Docker daemon's build API takes images only — write --cache-from type=registry,ref=IMAGE (or IMAGE)"
+        ))),
+        _ => Err(usage(format!(
+            "--cache-from {raw:?} names no image — write --cache-from type=registry,ref=IMAGE"
+        ))),
+    }
+}
+
+/// A `--cache-to`: only `type=inline` (what stevedore does anyway with BuildKit); a registry or local
+/// export needs buildx, which the daemon's build API does not offer.
+fn cache_to(raw: &str) -> anyhow::Result<()> {
+    match cache_fields(raw).get("type").map(String::as_str) {
+        Some("inline") => Ok(()),
+        t => Err(usage(format!(
+            "--cache-to {raw:?}: {} cannot be exported through the Docker daemon's build API (that needs buildx) — stevedore writes inline cache into the image with BuildKit, so push it and use --cache-from type=registry,ref=IMAGE",
+            t.map(|t| format!("type={t}"))
+                .unwrap_or_else(|| "this cache".into())
+        ))),
+    }
+}
+
 /// Resolves the settings from flags > environment > `[build]` > defaults.
 pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<Settings> {
     if let Some(s) = args.ssh.first() {
@@ -355,10 +394,15 @@ pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Re
         }
     }
     let cache_from = if !args.cache_from.is_empty() {
-        args.cache_from.clone()
+        &args.cache_from
     } else {
-        cfg.cache_from.clone()
+        &cfg.cache_from
     };
+    let cache_from = cache_from
+        .iter()
+        .map(|c| cache_source(c))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    args.cache_to.iter().try_for_each(|c| cache_to(c))?;
     Ok(Settings {
         context,
         dockerfile,
@@ -435,6 +479,20 @@ mod tests {
             key_value("PATH", "--build-arg", true).unwrap(),
             Some(("PATH".into(), path))
         );
+    }
+
+    #[test]
+    fn cache_flags_in_buildx_syntax() {
+        assert_eq!(cache_source("r/app:latest").unwrap(), "r/app:latest");
+        assert_eq!(
+            cache_source("type=registry,ref=127.0.0.1:5000/a:b").unwrap(),
+            "127.0.0.1:5000/a:b"
+        );
+        assert!(cache_source("type=local,src=/tmp/c").is_err());
+        assert!(cache_source("type=registry").is_err());
+        assert!(cache_to("type=inline").is_ok());
+        let e = cache_to("type=registry,ref=r/a:cache").unwrap_err();
+        assert!(crate::exit::render(&e).contains("buildx"));
     }
 
     #[test]

@@ -160,3 +160,48 @@ async fn wait_window(app: &App, s: &Settings) {
     ));
     tokio::time::sleep(wait).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::settings::{Origin, Timing};
+
+    fn settings(at: Option<&str>, window: Option<&str>) -> Settings {
+        Settings {
+            image: String::new(),
+            repository: String::new(),
+            digest: String::new(),
+            environment: "staging".into(),
+            version: None,
+            only: None,
+            parallel: 1,
+            fail_fast: false,
+            timing: Timing {
+                verify_timeout: Duration::from_secs(1),
+                poll_interval: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(1),
+            },
+            at: at.map(|a| a.parse().unwrap()),
+            window: window.map(|w| w.parse().unwrap()),
+            utc_offset: "+01:00".parse().unwrap(),
+            force: false,
+            origin: Origin::default(),
+            json: false,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn waits_for_at_over_the_window_in_the_configured_offset() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T20:59:58Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(window_wait(&settings(None, None), now), None);
+        let (wait, what) = window_wait(&settings(None, Some("22:00-02:00")), now).unwrap();
+        assert_eq!(wait, Duration::from_secs(2));
+        assert_eq!(what, "the deploy window 22:00-02:00 UTC+01:00");
+        let (wait, what) = window_wait(&settings(Some("23:00"), Some("22:00-02:00")), now).unwrap();
+        assert_eq!(wait, Duration::from_secs(3602));
+        assert!(what.starts_with("--at 23:00"), "{what}");
+    }
+}

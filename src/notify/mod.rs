@@ -224,11 +224,42 @@ enum Delivery {
     Failed(zulip::Refused),
 }
 
-/// Runs the step.
+/// What notify works from, resolved once: the report and its message, where it goes, how hard to try.
+struct Settings {
+    outcome: Outcome,
+    report: Report,
+    content: String,
+    topic: String,
+    stream: Option<String>,
+    policy: Policy,
+    strict: bool,
+    webhook: Option<String>,
+    setup: Result<Setup, String>,
+}
+
+/// Runs the step: settings → delivery (Zulip, then the webhook) → outcome.
 pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
     let started = Instant::now();
+    let s = settings(app, args);
+    let _section = app
+        .out
+        .section("notify", &format!("notify: {}", s.report.title()), false);
+    let delivery = deliver_zulip(app, &s).await;
+    let mut problem_code = say_problem(app, &s, &delivery);
+    let webhook_state = deliver_webhook(app, &s, &mut problem_code).await;
+    Ok(finish(
+        app,
+        &s,
+        &delivery,
+        webhook_state,
+        problem_code,
+        started,
+    ))
+}
+
+/// Flags, environment and `[notify]` resolved, and the message composed from the current summary.
+fn settings(app: &App, args: &NotifyArgs) -> Settings {
     let cfg = &app.config.notify;
-    let out = &app.out;
     let summary = RunSummary::load_current(&app.ctx.project_dir);
     let outcome = decide(args.status, app.ctx.job_status.as_deref(), &summary);
     let duration = pipeline_duration(args.pipeline_created_at.as_deref(), chrono::Utc::now());
@@ -244,20 +275,9 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
         args.zulip.topic.as_deref().or(cfg.topic.as_deref()),
         &report,
     );
-    let stream = args
-        .zulip
-        .stream
-        .clone()
-        .or_else(|| cfg.stream.clone())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    let policy = args.policy(cfg);
-    let strict = args.strict || cfg.strict;
-    let webhook = args
-        .webhook
-        .clone()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
+    let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let stream = clean(args.zulip.stream.clone().or_else(|| cfg.stream.clone()));
+    let webhook = clean(args.webhook.clone());
     if let Some(w) = &webhook {
         redact::register(w);
     }
@@ -267,69 +287,96 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
         key: std::env::var("ZULIP_API_KEY").ok(),
         config_file: args.zulip.zulip_config.clone(),
     };
-    let setup = zuliprc::resolve(&sources);
+    Settings {
+        outcome,
+        report,
+        content,
+        topic,
+        stream,
+        policy: args.policy(cfg),
+        strict: args.strict || cfg.strict,
+        webhook,
+        setup: zuliprc::resolve(&sources),
+    }
+}
 
-    let _section = out.section("notify", &format!("notify: {}", report.title()), false);
-    let print_message = |why: &str| {
-        out.info(why);
+/// Sends the message to Zulip (or says what a dry run would send); how it went.
+async fn deliver_zulip(app: &App, s: &Settings) -> Delivery {
+    let out = &app.out;
+    let (topic, content) = (&s.topic, &s.content);
+    let creds = match &s.setup {
+        Err(e) => return Delivery::Misconfigured(e.clone()),
+        Ok(Setup::NotConfigured) => return Delivery::NotConfigured,
+        Ok(Setup::Incomplete(missing)) => {
+            return Delivery::Misconfigured(format!(
+                "Zulip is half configured: {} missing — set {} (or put them in the zuliprc named by ZULIP_CONFIG)",
+                if missing.len() == 1 {
+                    "this is"
+                } else {
+                    "these are"
+                },
+                missing.join(", ")
+            ));
+        }
+        Ok(Setup::Ready(creds)) => creds,
+    };
+    let Some(stream) = &s.stream else {
+        return Delivery::Misconfigured(
+            "Zulip has credentials but no stream: set ZULIP_STREAM (or stream in [notify])"
+                .to_string(),
+        );
+    };
+    if app.dry_run {
+        out.info(format!(
+            "dry run: would POST {} as {} (API key {MASK}) with type=stream, to=\"{stream}\", topic=\"{topic}\", \
+             content ({} bytes):",
+            creds.messages_url(),
+            creds.email,
+            content.len()
+        ));
         for line in content.lines() {
             out.result(line);
         }
+        return Delivery::DryRun;
+    }
+    out.detail(format!(
+        "posting to {} as {}: stream \"{stream}\", topic \"{topic}\", {} bytes",
+        creds.messages_url(),
+        creds.email,
+        content.len()
+    ));
+    match zulip::send(creds, stream, topic, content, &s.policy, out).await {
+        Ok(sent) => {
+            out.info(format!(
+                "sent to Zulip: stream \"{stream}\", topic \"{topic}\" (message {}, {} attempt{})",
+                sent.id,
+                sent.attempts,
+                if sent.attempts == 1 { "" } else { "s" }
+            ));
+            Delivery::Sent(sent)
+        }
+        Err(r) => Delivery::Failed(r),
+    }
+}
+
+/// Says what went wrong (an error with `--strict`, else a warning) and prints the message that was not
+/// sent; the exit code the problem calls for under `--strict`.
+fn say_problem(app: &App, s: &Settings, delivery: &Delivery) -> Option<i32> {
+    let out = &app.out;
+    let print_message = |why: &str| {
+        out.info(why);
+        for line in s.content.lines() {
+            out.result(line);
+        }
     };
-    let delivery = match setup {
-        Err(e) => Delivery::Misconfigured(e),
-        Ok(Setup::NotConfigured) => Delivery::NotConfigured,
-        Ok(Setup::Incomplete(missing)) => Delivery::Misconfigured(format!(
-            "Zulip is half configured: {} missing — set {} (or put them in the zuliprc named by ZULIP_CONFIG)",
-            if missing.len() == 1 {
-                "this is"
-            } else {
-                "these are"
-            },
-            missing.join(", ")
-        )),
-        Ok(Setup::Ready(creds)) => match &stream {
-            None => Delivery::Misconfigured(
-                "Zulip has credentials but no stream: set ZULIP_STREAM (or stream in [notify])"
-                    .to_string(),
-            ),
-            Some(stream) if app.dry_run => {
-                out.info(format!(
-                    "dry run: would POST {} as {} (API key {MASK}) with type=stream, to=\"{stream}\", topic=\"{topic}\", \
-                     content ({} bytes):",
-                    creds.messages_url(),
-                    creds.email,
-                    content.len()
-                ));
-                for line in content.lines() {
-                    out.result(line);
-                }
-                Delivery::DryRun
-            }
-            Some(stream) => {
-                out.detail(format!(
-                    "posting to {} as {}: stream \"{stream}\", topic \"{topic}\", {} bytes",
-                    creds.messages_url(),
-                    creds.email,
-                    content.len()
-                ));
-                match zulip::send(&creds, stream, &topic, &content, &policy, out).await {
-                    Ok(sent) => {
-                        out.info(format!(
-                            "sent to Zulip: stream \"{stream}\", topic \"{topic}\" (message {}, {} attempt{})",
-                            sent.id,
-                            sent.attempts,
-                            if sent.attempts == 1 { "" } else { "s" }
-                        ));
-                        Delivery::Sent(sent)
-                    }
-                    Err(r) => Delivery::Failed(r),
-                }
-            }
-        },
+    let complain = |msg: String| {
+        if s.strict {
+            out.error(format!("error: {msg}"));
+        } else {
+            out.warn(msg);
+        }
     };
-    let mut problem_code: Option<i32> = None;
-    match &delivery {
+    match delivery {
         Delivery::NotConfigured => {
             if app.dry_run {
                 print_message("dry run: Zulip is not configured; this is the message:");
@@ -337,64 +384,64 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
                 print_message("the message for Zulip:");
             }
             out.info(zuliprc::HINT);
+            None
         }
         Delivery::Misconfigured(e) => {
-            if strict {
-                out.error(format!("error: {e}"));
-            } else {
-                out.warn(e);
-            }
+            complain(e.clone());
             print_message("the message that was not sent:");
-            problem_code = Some(2);
+            Some(2)
         }
         Delivery::Failed(r) => {
-            if strict {
-                out.error(format!("error: notification not delivered: {r}"));
-            } else {
-                out.warn(format!("notification not delivered: {r}"));
-            }
+            complain(format!("notification not delivered: {r}"));
             print_message("the message that was not sent:");
-            problem_code = Some(4);
+            Some(4)
         }
-        Delivery::Sent(_) | Delivery::DryRun => {}
+        Delivery::Sent(_) | Delivery::DryRun => None,
     }
+}
 
-    // The webhook, when asked for.
-    let mut webhook_state: Option<&str> = None;
-    if let Some(url) = &webhook {
-        let text = message::compose(
-            &report,
-            cfg.template.as_ref(),
-            Flavor::Slack,
-            MAX_CONTENT_BYTES,
-        );
-        let body = webhook::payload(&report, &text);
-        if app.dry_run {
-            out.info(format!(
-                "dry run: would POST this JSON to the webhook ({MASK}):"
-            ));
-            out.result(serde_json::to_string_pretty(&body).unwrap_or_default());
-            webhook_state = Some("dry-run");
-        } else {
-            match webhook::post(url, &body, &policy, out).await {
-                Ok(_) => {
-                    out.info("sent to the webhook");
-                    webhook_state = Some("sent");
-                }
-                Err(e) => {
-                    if strict {
-                        out.error(format!("error: webhook notification not delivered: {e}"));
-                    } else {
-                        out.warn(format!("webhook notification not delivered: {e}"));
-                    }
-                    webhook_state = Some("failed");
-                    problem_code = problem_code.or(Some(4));
-                }
+/// Posts to the webhook, when one is asked for: `sent`, `failed` or `dry-run`.
+async fn deliver_webhook(
+    app: &App,
+    s: &Settings,
+    problem_code: &mut Option<i32>,
+) -> Option<&'static str> {
+    let out = &app.out;
+    let url = s.webhook.as_ref()?;
+    let text = message::compose(
+        &s.report,
+        app.config.notify.template.as_ref(),
+        Flavor::Slack,
+        MAX_CONTENT_BYTES,
+    );
+    let body = webhook::payload(&s.report, &text);
+    if app.dry_run {
+        out.info(format!(
+            "dry run: would POST this JSON to the webhook ({MASK}):"
+        ));
+        out.result(serde_json::to_string_pretty(&body).unwrap_or_default());
+        return Some("dry-run");
+    }
+    match webhook::post(url, &body, &s.policy, out).await {
+        Ok(_) => {
+            out.info("sent to the webhook");
+            Some("sent")
+        }
+        Err(e) => {
+            if s.strict {
+                out.error(format!("error: webhook notification not delivered: {e}"));
+            } else {
+                out.warn(format!("webhook notification not delivered: {e}"));
             }
+            *problem_code = problem_code.or(Some(4));
+            Some("failed")
         }
     }
+}
 
-    let (status, headline) = match &delivery {
+/// The step's status and headline from how the deliveries went.
+fn status_of(delivery: &Delivery, webhook_state: Option<&str>) -> (Status, String) {
+    let (status, headline) = match delivery {
         Delivery::Sent(s) => (Status::Success, format!("sent to Zulip (message {})", s.id)),
         Delivery::DryRun => (Status::Skipped, "dry run: nothing sent".to_string()),
         Delivery::NotConfigured => (
@@ -413,31 +460,44 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
             },
         ),
     };
-    let status = if webhook_state == Some("failed") && status != Status::Failed {
-        Status::Failed
+    if webhook_state == Some("failed") {
+        (Status::Failed, headline)
     } else {
-        status
-    };
+        (status, headline)
+    }
+}
+
+/// The outcome: the summary record and the closing table.
+fn finish(
+    app: &App,
+    s: &Settings,
+    delivery: &Delivery,
+    webhook_state: Option<&str>,
+    problem_code: Option<i32>,
+    started: Instant,
+) -> StepOutcome {
+    let out = &app.out;
+    let (status, headline) = status_of(delivery, webhook_state);
     let facts = json!({
-        "reported": outcome.as_str(),
-        "title": report.title(),
-        "stream": stream,
-        "topic": topic,
-        "bytes": content.len(),
+        "reported": s.outcome.as_str(),
+        "title": s.report.title(),
+        "stream": s.stream,
+        "topic": s.topic,
+        "bytes": s.content.len(),
         "delivered": matches!(delivery, Delivery::Sent(_)),
-        "message_id": match &delivery { Delivery::Sent(s) => Some(s.id), _ => None },
-        "attempts": match &delivery {
+        "message_id": match delivery { Delivery::Sent(s) => Some(s.id), _ => None },
+        "attempts": match delivery {
             Delivery::Sent(s) => Some(s.attempts),
             Delivery::Failed(r) => Some(r.attempts),
             _ => None,
         },
-        "error_code": match &delivery { Delivery::Failed(r) => r.code.clone(), _ => None },
+        "error_code": match delivery { Delivery::Failed(r) => r.code.clone(), _ => None },
         "webhook": webhook_state,
     });
     let mut step =
         StepOutcome::new("notify", status, started.elapsed(), headline.clone()).with_facts(facts);
     step.exit_code = Some(match problem_code {
-        Some(code) if strict => code,
+        Some(code) if s.strict => code,
         _ => 0,
     });
     if let Err(e) = summary::record(&app.ctx.project_dir, &step) {
@@ -449,20 +509,20 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
     let mut rows = vec![
         (
             "reported".to_string(),
-            format!("{} {}", outcome.emoji(), report.title()),
+            format!("{} {}", s.outcome.emoji(), s.report.title()),
         ),
         ("delivery".to_string(), headline),
     ];
-    if let Some(s) = &stream {
-        rows.push(("stream".to_string(), s.clone()));
+    if let Some(st) = &s.stream {
+        rows.push(("stream".to_string(), st.clone()));
     }
-    rows.push(("topic".to_string(), topic.clone()));
-    rows.push(("size".to_string(), format!("{} bytes", content.len())));
+    rows.push(("topic".to_string(), s.topic.clone()));
+    rows.push(("size".to_string(), format!("{} bytes", s.content.len())));
     if let Some(w) = webhook_state {
         rows.push(("webhook".to_string(), w.to_string()));
     }
     rows.push(("took".to_string(), human_duration(started.elapsed())));
-    if problem_code.is_some() && !strict {
+    if problem_code.is_some() && !s.strict {
         rows.push((
             "exit".to_string(),
             "0: a failed notification does not fail the job (use --strict to change that)"
@@ -470,7 +530,7 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
         ));
     }
     out.summary("notify", &rows);
-    Ok(step)
+    step
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub struct RunArgs {
 pub async fn run(app: &App, args: &RunArgs) -> anyhow::Result<StepOutcome> {
     let selected = steps::select(args.from, args.until, &args.only)?;
     let facts = facts(app);
-    let work = work_dir();
+    let work = work_dir(&app.ctx.project_dir);
     if app.dry_run {
         return show_plan(app, &selected, &facts).await;
     }
@@ -65,7 +65,13 @@ pub async fn run(app: &App, args: &RunArgs) -> anyhow::Result<StepOutcome> {
         app.ctx.label(),
         facts.route.explain()
     ));
-    let _ = std::fs::create_dir_all(&work);
+    if selected.contains(&Step::Deploy)
+        && facts.route.deploys()
+        && let Err(why) = plan::deploy_decision(&facts)
+    {
+        app.out.warn(format!("deploy will be skipped: {why}"));
+    }
+    let _ = summary::output_dir(&app.ctx.project_dir);
     let mut real = Real {
         app,
         facts: &facts,
@@ -73,7 +79,6 @@ pub async fn run(app: &App, args: &RunArgs) -> anyhow::Result<StepOutcome> {
         handed: Handed::default(),
     };
     let report = execute(&app.out, &app.ctx.project_dir, &selected, &mut real).await;
-    let _ = std::fs::remove_dir_all(&work);
 
     app.out
         .table(&["step", "status", "duration", "headline"], &report.rows());
@@ -122,13 +127,25 @@ fn facts(app: &App) -> Facts {
             .into_iter()
             .find(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty())),
         ci: app.ctx.ci,
+        targets: app
+            .config
+            .deploy
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), t.environment.clone()))
+            .collect(),
+        environments: (
+            app.config.release.staging_environment.clone(),
+            app.config.release.production_environment.clone(),
+        ),
     }
 }
 
-/// Where build and release write their dotenv files, as their template jobs do (removed after the run).
+/// Where build and release write their dotenv files, as their template jobs do: stevedore's output
+/// directory (`.stevedore/build.env`, `.stevedore/release.env`, kept after the run, as the plan says).
 /// The values reach later steps through the steps' outcomes ([`handed`]), not through these files.
-fn work_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("stevedore-run-{}", std::process::id()))
+fn work_dir(project_dir: &Path) -> PathBuf {
+    project_dir.join(summary::DIR)
 }
 
 /// The secret-detection report scan writes in CI, as the template's `secret-scan` job does.
@@ -169,22 +186,9 @@ pub fn flags_for(step: Step, facts: &Facts, work: &Path, notify_status: &str) ->
 async fn show_plan(app: &App, selected: &[Step], facts: &Facts) -> anyhow::Result<StepOutcome> {
     let started = Instant::now();
     let daemon = probe_daemon(Duration::from_secs(2)).await;
+    // The dotenv files as the run writes them, relative to the project dir.
     let rows = plan(selected, facts, &daemon, |s| {
-        flags_for(s, facts, Path::new("."), "success|failed")
-            .into_iter()
-            .map(|f| match f.long {
-                // Show the files by the names the template uses.
-                "dotenv" => Flag::value(
-                    "dotenv",
-                    if s == Step::Build {
-                        "build.env"
-                    } else {
-                        "release.env"
-                    },
-                ),
-                _ => f,
-            })
-            .collect()
+        flags_for(s, facts, Path::new(summary::DIR), "success|failed")
     });
     app.out.info(format!(
         "stevedore run --dry-run: the plan for {} ({})",
@@ -292,10 +296,10 @@ impl StepRunner for Real<'_> {
                 }
                 r
             }
-            Step::Deploy if !self.facts.route.deploys() => {
-                Ok(skipped(step, self.facts.route.explain()))
-            }
-            Step::Deploy => deploy::run(app, &self.args::<deploy::DeployArgs>(step, failed)?).await,
+            Step::Deploy => match plan::deploy_decision(self.facts) {
+                Err(why) => Ok(skipped(step, why)),
+                Ok(_) => deploy::run(app, &self.args::<deploy::DeployArgs>(step, failed)?).await,
+            },
             Step::Notify => notify::run(app, &self.args::<notify::NotifyArgs>(step, failed)?).await,
         }
     }
@@ -312,6 +316,8 @@ mod tests {
             protected: false,
             zulip: None,
             ci: false,
+            targets: Vec::new(),
+            environments: ("staging".into(), "production".into()),
         }
     }
 

@@ -93,6 +93,59 @@ pub struct Facts {
     pub zulip: Option<&'static str>,
     /// True in a CI job (scan then writes GitLab's secret-detection report, as the template's job does).
     pub ci: bool,
+    /// The configured deploy targets, as (name, environment) — `[[deploy.targets]]` in stevedore.toml.
+    pub targets: Vec<(String, String)>,
+    /// The environments of the staging and the production channel (`[release]`, default `staging` and
+    /// `production`).
+    pub environments: (String, String),
+}
+
+impl Facts {
+    /// The environment the route deploys to (`staging` or `production`), when it deploys.
+    pub fn environment(&self) -> Option<&str> {
+        match self.route {
+            Route::Staging(_) => Some(&self.environments.0),
+            Route::Production(_) => Some(&self.environments.1),
+            Route::NoTag | Route::NotARelease(_) => None,
+        }
+    }
+
+    /// The names of the targets of `environment`.
+    pub fn targets_of(&self, environment: &str) -> Vec<&str> {
+        self.targets
+            .iter()
+            .filter(|(_, e)| e == environment)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+}
+
+/// Whether `deploy` runs, from the same facts the run itself uses: `Ok` with what it deploys, or `Err`
+/// with why it is skipped — no release route, no target of the environment, or no registry to push the
+/// digest deploy needs.
+pub fn deploy_decision(facts: &Facts) -> Result<String, String> {
+    let Some(env) = facts.environment() else {
+        return Err(facts.route.explain());
+    };
+    let names = facts.targets_of(env);
+    if names.is_empty() {
+        return Err(format!(
+            "no [[deploy.targets]] with environment = \"{env}\" in stevedore.toml: nothing to deploy"
+        ));
+    }
+    if facts.registry_image.is_none() {
+        return Err(format!(
+            "deploy needs a pushed digest, and no registry is configured (CI_REGISTRY_IMAGE unset): build keeps the image in the local daemon, so the {} {env} target{} are not deployed — set CI_REGISTRY_IMAGE (and CI_REGISTRY_USER/CI_REGISTRY_PASSWORD) to push and deploy",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(format!(
+        "the digest build pushes, to {} {env} target{} ({})",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    ))
 }
 
 /// One line of the plan.
@@ -136,9 +189,7 @@ pub fn plan(
                     };
                     ("run", format!("{}; {push}", daemon.note()))
                 }
-                Step::Release | Step::Deploy if !facts.route.deploys() => {
-                    ("skip", facts.route.explain())
-                }
+                Step::Release if !facts.route.deploys() => ("skip", facts.route.explain()),
                 Step::Release => {
                     let mut n = facts.route.explain();
                     if matches!(facts.route, Route::Production(_)) && !facts.protected {
@@ -148,10 +199,10 @@ pub fn plan(
                     }
                     ("run", n)
                 }
-                Step::Deploy => (
-                    "run",
-                    "the built digest to every target of the release's environment in stevedore.toml; none configured: skipped".to_string(),
-                ),
+                Step::Deploy => match deploy_decision(facts) {
+                    Ok(n) => ("run", n),
+                    Err(why) => ("skip", why),
+                },
                 Step::Notify => (
                     "run",
                     match facts.zulip {
@@ -181,6 +232,12 @@ mod tests {
             protected,
             zulip: None,
             ci: false,
+            targets: vec![
+                ("clinic-a".into(), "staging".into()),
+                ("clinic-b".into(), "production".into()),
+                ("clinic-c".into(), "production".into()),
+            ],
+            environments: ("staging".into(), "production".into()),
         }
     }
 
@@ -240,5 +297,60 @@ mod tests {
             |_| Vec::new(),
         );
         assert!(!rows[0].note.contains("refuses"));
+    }
+
+    #[test]
+    fn deploy_is_planned_from_the_targets_and_the_registry() {
+        let d = silent();
+        // A staging tag with a staging target but no registry: skipped, saying deploy needs a pushed digest.
+        let rows = plan(
+            &[Step::Deploy],
+            &facts(Some("v1.1.0-beta.1"), false, false),
+            &d,
+            |_| Vec::new(),
+        );
+        assert_eq!(rows[0].action, "skip");
+        assert!(
+            rows[0].note.contains("deploy needs a pushed digest"),
+            "{}",
+            rows[0].note
+        );
+        assert!(!rows[0].note.contains("none configured"));
+        // With a registry: deploys to the staging target, named.
+        let rows = plan(
+            &[Step::Deploy],
+            &facts(Some("v1.1.0-beta.1"), true, false),
+            &d,
+            |_| Vec::new(),
+        );
+        assert_eq!(rows[0].action, "run");
+        assert!(
+            rows[0].note.contains("1 staging target (clinic-a)"),
+            "{}",
+            rows[0].note
+        );
+        let rows = plan(
+            &[Step::Deploy],
+            &facts(Some("v1.1.0"), true, true),
+            &d,
+            |_| Vec::new(),
+        );
+        assert!(
+            rows[0]
+                .note
+                .contains("2 production targets (clinic-b, clinic-c)"),
+            "{}",
+            rows[0].note
+        );
+        // No target of the environment: skipped, saying so.
+        let mut f = facts(Some("v1.1.0-rc.1"), true, false);
+        f.targets.clear();
+        let rows = plan(&[Step::Deploy], &f, &d, |_| Vec::new());
+        assert_eq!(rows[0].action, "skip");
+        assert!(
+            rows[0]
+                .note
+                .contains("no [[deploy.targets]] with environment = \"staging\"")
+        );
     }
 }
