@@ -661,31 +661,27 @@ fn label_of(image: &str, key: &str) -> Option<String> {
     v.get(key).and_then(|x| x.as_str()).map(str::to_string)
 }
 
-#[test]
-fn docker_build_flags_match_the_docker_cli() {
-    require_docker();
-    let d = context(&[("Dockerfile", &flags_dockerfile())]);
-    let r = repo("flags");
-    let cli = format!("{r}-cli:ref");
-    let mut made = vec![cli.clone()];
-    let flags = [
-        "--label",
-        "empty",
-        "--label",
-        "k=v",
-        "--add-host",
-        "db.local:10.1.2.3",
-        "--shm-size",
-        "96m",
-        "--network",
-        "none",
-    ];
-    let mut args = vec!["build", "-q", "-t", &cli];
+/// What a flags build shows: its /etc/hosts line, /dev/shm size, interfaces and labels.
+type FlagsSeen = (String, String, String, Option<String>, Option<String>);
+
+fn flags_reference(img: &str) -> FlagsSeen {
+    (
+        run_in(img, "grep db.local /hosts"),
+        run_in(img, "cat /shm"),
+        run_in(img, "cat /ifaces"),
+        label_of(img, "empty"),
+        label_of(img, "k"),
+    )
+}
+
+/// `DOCKER_BUILDKIT=0 docker build -q -t IMAGE FLAGS .` in `dir`: the reference result.
+fn cli_build(dir: &Path, image: &str, flags: &[&str]) {
+    let mut args = vec!["build", "-q", "-t", image];
     args.extend(flags);
     args.push(".");
     let out = Command::new("docker")
         .args(&args)
-        .current_dir(d.path())
+        .current_dir(dir)
         .env("DOCKER_BUILDKIT", "0")
         .output()
         .unwrap();
@@ -694,20 +690,12 @@ fn docker_build_flags_match_the_docker_cli() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reference = |img: &str| {
-        (
-            run_in(img, "grep db.local /hosts"),
-            run_in(img, "cat /shm"),
-            run_in(img, "cat /ifaces"),
-            label_of(img, "empty"),
-            label_of(img, "k"),
-        )
-    };
-    let want = reference(&cli);
-    assert_eq!(want.1.trim(), "98304", "docker's shm");
-    // BuildKit on Engine 20.10 ignores --shm-size: stevedore says so instead of building without it.
+}
+
+/// BuildKit on Engine 20.10 ignores --shm-size: stevedore says so instead of building without it.
+fn shm_size_refused_where_buildkit_ignores_it(dir: &Path, r: &str) {
     let (code, _out, err) = stevedore(
-        d.path(),
+        dir,
         &[
             "build",
             "--builder",
@@ -727,6 +715,31 @@ fn docker_build_flags_match_the_docker_cli() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn docker_build_flags_match_the_docker_cli() {
+    require_docker();
+    let d = context(&[("Dockerfile", &flags_dockerfile())]);
+    let r = repo("flags");
+    let cli = format!("{r}-cli:ref");
+    let mut made = vec![cli.clone()];
+    let flags = [
+        "--label",
+        "empty",
+        "--label",
+        "k=v",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--shm-size",
+        "96m",
+        "--network",
+        "none",
+    ];
+    cli_build(d.path(), &cli, &flags);
+    let want = flags_reference(&cli);
+    assert_eq!(want.1.trim(), "98304", "docker's shm");
+    shm_size_refused_where_buildkit_ignores_it(d.path(), &r);
     let no_shm: Vec<&str> = flags
         .iter()
         .copied()
@@ -769,7 +782,7 @@ fn docker_build_flags_match_the_docker_cli() {
             id.trim(),
             "both -t references name the image"
         );
-        let mut got = reference(&one);
+        let mut got = flags_reference(&one);
         if builder == "buildkit" {
             got.1 = want.1.clone(); // not asked of BuildKit (above)
         }

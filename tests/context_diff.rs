@@ -383,8 +383,32 @@ fn image_tree(image: &str) -> Tree {
     tree
 }
 
-/// Builds the context with docker or stevedore; `None` when the build was refused.
+/// Builds the context with docker or stevedore; `Err` (the error output) when the build was refused.
+/// A build that lost an image to another test pruning the shared daemon is retried.
 fn build(dir: &Path, how: &str, image: &str) -> Result<Tree, String> {
+    let mut result = build_once(dir, how, image);
+    for _ in 0..2 {
+        match &result {
+            Err(e) if daemon_lost_an_image(e) => result = build_once(dir, how, image),
+            _ => break,
+        }
+    }
+    result
+}
+
+/// The daemon's errors for an image removed under a running build (not about the context).
+fn daemon_lost_an_image(err: &str) -> bool {
+    [
+        "unable to find image",
+        "No such image",
+        "failed to get digest",
+        "unknown parent image",
+    ]
+    .iter()
+    .any(|m| err.contains(m))
+}
+
+fn build_once(dir: &Path, how: &str, image: &str) -> Result<Tree, String> {
     let out = if how == "docker" {
         Command::new("docker")
             .args(["build", "-q", "-t", image, "."])
