@@ -248,45 +248,16 @@ fn parse(text: &str, path: &Path, within: &Within, depth: usize) -> anyhow::Resu
     let file: File = toml::from_str(text).map_err(|e| toml_error(path, text, &e, depth))?;
     let _ = (&file.title, &file.description, &file.min_version);
     let bad = |msg: String| coded(ExitCode::Usage, format!("{}: {msg}", path.display()));
-    let mut notes: Vec<String> = file
-        .unknown
-        .keys()
-        .map(|k| {
-            format!(
-                "{}: key {k:?} is not a gitleaks key stevedore knows; ignored",
-                path.display()
-            )
-        })
-        .collect();
+    let mut notes = unknown_keys(&file, path);
 
     // The base rule set: built-in rules (useDefault) and/or an extended file.
-    let mut base: Vec<Rule> = Vec::new();
-    let mut global: Vec<Allowlist> = Vec::new();
-    if let Some(ext) = &file.extend {
-        if ext.url.is_some() {
-            return Err(bad(
-                "[extend] url is not supported: download the file and point [extend] path at it"
-                    .into(),
-            ));
-        }
-        if ext.use_default {
-            base = builtin_rules();
-        }
-        if let Some(p) = &ext.path {
-            let p = resolve_rel(path, p);
-            within.check(path, &p)?;
-            let mut inner = load_depth(&p, within, depth + 1)?;
-            notes.append(&mut inner.notes);
-            global.append(&mut inner.global);
-            for r in inner.rules {
-                upsert(&mut base, r);
-            }
-        }
-        base.retain(|r| !ext.disabled_rules.iter().any(|d| d == &r.id));
-    }
+    let (base, mut global) = match &file.extend {
+        Some(ext) => extended(ext, path, within, depth, &mut notes)?,
+        None => (Vec::new(), Vec::new()),
+    };
 
     let mut rules = base;
-    for raw in file.rules {
+    for raw in &file.rules {
         if raw.id.trim().is_empty() {
             return Err(bad(
                 "a [[rules]] entry has no id: give every rule a unique id".into(),
@@ -351,6 +322,73 @@ fn parse(text: &str, path: &Path, within: &Within, depth: usize) -> anyhow::Resu
         }
     }
 
+    target_allowlists(&file, path, &mut rules, &mut global)?;
+    Ok(Loaded {
+        rules,
+        global,
+        notes,
+    })
+}
+
+/// Notes for the top-level keys stevedore does not know.
+fn unknown_keys(file: &File, path: &Path) -> Vec<String> {
+    file.unknown
+        .keys()
+        .map(|k| {
+            format!(
+                "{}: key {k:?} is not a gitleaks key stevedore knows; ignored",
+                path.display()
+            )
+        })
+        .collect()
+}
+
+/// The rules and global allowlists `[extend]` starts from: the built-in rules (`useDefault`) and an
+/// extended file (`path`, confined by `within`), less `disabledRules`.
+fn extended(
+    ext: &Extend,
+    path: &Path,
+    within: &Within,
+    depth: usize,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<(Vec<Rule>, Vec<Allowlist>)> {
+    if ext.url.is_some() {
+        return Err(coded(
+            ExitCode::Usage,
+            format!(
+                "{}: [extend] url is not supported: download the file and point [extend] path at it",
+                path.display()
+            ),
+        ));
+    }
+    let mut base = if ext.use_default {
+        builtin_rules()
+    } else {
+        Vec::new()
+    };
+    let mut global = Vec::new();
+    if let Some(p) = &ext.path {
+        let p = resolve_rel(path, p);
+        within.check(path, &p)?;
+        let mut inner = load_depth(&p, within, depth + 1)?;
+        notes.append(&mut inner.notes);
+        global.append(&mut inner.global);
+        for r in inner.rules {
+            upsert(&mut base, r);
+        }
+    }
+    base.retain(|r| !ext.disabled_rules.iter().any(|d| d == &r.id));
+    Ok((base, global))
+}
+
+/// The file's `[allowlist]` and `[[allowlists]]`: global ones, or added to the rules `targetRules` names.
+fn target_allowlists(
+    file: &File,
+    path: &Path,
+    rules: &mut [Rule],
+    global: &mut Vec<Allowlist>,
+) -> anyhow::Result<()> {
+    let bad = |msg: String| coded(ExitCode::Usage, format!("{}: {msg}", path.display()));
     let mut targeted: Vec<(Vec<String>, Allowlist)> = Vec::new();
     for a in file.allowlist.iter().chain(file.allowlists.iter()) {
         let al = allowlist(a).map_err(|e| bad(format!("global allowlist: {e}")))?;
@@ -370,11 +408,7 @@ fn parse(text: &str, path: &Path, within: &Within, depth: usize) -> anyhow::Resu
             r.allowlists.push(al.clone());
         }
     }
-    Ok(Loaded {
-        rules,
-        global,
-        notes,
-    })
+    Ok(())
 }
 
 /// Overrides `base` with the non-empty fields of `over` (gitleaks' extend semantics); allowlists,

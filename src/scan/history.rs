@@ -96,12 +96,7 @@ pub fn scan_history(
         // A repository without commits has no history.
         return Ok(ScanResult::default());
     }
-    let tip = resolve(&repo, &range.tip)?;
-    let hidden: Vec<ObjectId> = match &range.since {
-        Some(r) => vec![resolve(&repo, r)?],
-        None => Vec::new(),
-    };
-    let order = topo_order(&repo, tip, &hidden)?;
+    let order = commits_of(&repo, range)?;
     let in_range: gix::hashtable::HashSet = order.iter().map(|(id, _)| *id).collect();
 
     let mut seen_trees: gix::hashtable::HashSet = Default::default();
@@ -165,10 +160,25 @@ pub fn scan_history(
     drop(seen_trees);
     drop(seen_blobs);
 
-    let (mut found, mut stats) = scan_jobs(&repo, &jobs, &commits, detector, limits, on_bytes)?;
+    let (found, mut stats) = scan_jobs(&repo, &jobs, &commits, detector, limits, on_bytes)?;
     stats.commits_scanned = commits.len() as u64;
     stats.skipped_excluded = excluded;
 
+    let kept = first_occurrences(&repo, &commits, found);
+    stats.elapsed = started.elapsed();
+    Ok(ScanResult {
+        findings: kept,
+        stats,
+    })
+}
+
+/// One report per occurrence of a secret in a file, at the oldest commit holding it; a secret the range's
+/// outside parent already held is not reported.
+fn first_occurrences(
+    repo: &gix::Repository,
+    commits: &[CommitEntry],
+    mut found: Vec<(usize, Located)>,
+) -> Vec<Located> {
     // Oldest commit first, then one report per occurrence of a secret in a file.
     found.sort_by(|a, b| {
         (
@@ -198,17 +208,26 @@ pub fn scan_history(
         }
         seen_fp.insert(key, ());
         if let Some(ptree) = commits[cidx].outside_parent_tree
-            && blob_contains(&repo, ptree, &f.file, f.finding.secret.as_bytes())
+            && blob_contains(repo, ptree, &f.file, f.finding.secret.as_bytes())
         {
             continue;
         }
         kept.push(f);
     }
-    stats.elapsed = started.elapsed();
-    Ok(ScanResult {
-        findings: kept,
-        stats,
-    })
+    kept
+}
+
+/// The commits of `range`, parents before children, with their parents.
+fn commits_of(
+    repo: &gix::Repository,
+    range: &Range,
+) -> anyhow::Result<Vec<(ObjectId, Vec<ObjectId>)>> {
+    let tip = resolve(repo, &range.tip)?;
+    let hidden: Vec<ObjectId> = match &range.since {
+        Some(r) => vec![resolve(repo, r)?],
+        None => Vec::new(),
+    };
+    topo_order(repo, tip, &hidden)
 }
 
 /// The commits reachable from `tip` and not from `hidden`, parents before children, with their parents.
