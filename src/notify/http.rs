@@ -82,6 +82,73 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap, body: &str) -> Option<D
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
+/// What one attempt gave: an answer (with its headers), or a transport error already put in words.
+enum Attempt {
+    Answer(Reply, reqwest::header::HeaderMap),
+    Transport(String),
+}
+
+/// Makes one attempt within `per_try`; the body is read whole (a cut-short body is a transport error).
+async fn attempt_once(
+    make: &impl Fn() -> reqwest::RequestBuilder,
+    per_try: Duration,
+    attempt: u32,
+) -> Attempt {
+    let resp = match make().timeout(per_try).send().await {
+        Ok(r) => r,
+        Err(e) => return Attempt::Transport(transport_error(&e, per_try)),
+    };
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match resp.text().await {
+        Ok(body) => Attempt::Answer(
+            Reply {
+                status,
+                body,
+                attempts: attempt,
+                location,
+            },
+            headers,
+        ),
+        Err(e) => Attempt::Transport(format!(
+            "answer cut short: {}",
+            transport_error(&e, per_try)
+        )),
+    }
+}
+
+/// How long to wait before retrying an answer, or `Err(())` when the answer is final (success, a
+/// client error, or a rate limit asking for a longer wait than allowed — said in the log).
+fn retry_wait(
+    what: &str,
+    out: &Output,
+    policy: &Policy,
+    reply: &Reply,
+    headers: &reqwest::header::HeaderMap,
+    backoff: Duration,
+) -> Result<(Duration, String), ()> {
+    if reply.status == 429 {
+        let w = retry_after(headers, &reply.body).unwrap_or(backoff);
+        if w > policy.max_wait {
+            out.warn(format!(
+                "{what}: rate limited and asked to wait {}, longer than the {} allowed; giving up",
+                human_duration(w),
+                human_duration(policy.max_wait)
+            ));
+            return Err(());
+        }
+        Ok((w, "rate limited (HTTP 429)".to_string()))
+    } else if reply.status >= 500 {
+        Ok((backoff, format!("HTTP {}", reply.status)))
+    } else {
+        Err(())
+    }
+}
+
 /// Sends the request `make` builds, retrying as the policy says; `what` names the receiver in log lines.
 /// Returns the last answer (success or not), or the last transport error when no answer ever came.
 pub async fn post_with_retries(
@@ -92,7 +159,7 @@ pub async fn post_with_retries(
 ) -> Result<Reply, String> {
     let total = policy.retries + 1;
     let started = std::time::Instant::now();
-    // Time left before the deadline, if at least `need` is left after waiting `wait`.
+    // Time left before the deadline after waiting `wait`, if any.
     let room = |wait: Duration| policy.deadline.checked_sub(started.elapsed() + wait);
     let mut attempt = 0;
     loop {
@@ -109,68 +176,19 @@ pub async fn post_with_retries(
             .unwrap_or(Duration::ZERO)
             .min(policy.timeout)
             .max(Duration::from_millis(100));
-        match make().timeout(per_try).send().await {
-            Err(e) => {
-                let msg = transport_error(&e, per_try);
+        let (wait, why) = match attempt_once(&make, per_try, attempt).await {
+            Attempt::Transport(msg) => {
                 if !left(backoff) {
                     return Err(format!(
                         "{msg} (after {attempt} attempt{})",
                         plural(attempt)
                     ));
                 }
-                out.warn(format!(
-                    "{what}: {msg}; retrying in {} (attempt {} of {total})",
-                    human_duration(backoff),
-                    attempt + 1
-                ));
-                tokio::time::sleep(backoff).await;
+                (backoff, msg)
             }
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let location = headers
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let body = match resp.text().await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let msg = transport_error(&e, per_try);
-                        if !left(backoff) {
-                            return Err(format!(
-                                "{msg} (after {attempt} attempt{})",
-                                plural(attempt)
-                            ));
-                        }
-                        out.warn(format!(
-                            "{what}: answer cut short: {msg}; retrying in {} (attempt {} of {total})",
-                            human_duration(backoff),
-                            attempt + 1
-                        ));
-                        tokio::time::sleep(backoff).await;
-                        continue;
-                    }
-                };
-                let reply = Reply {
-                    status,
-                    body,
-                    attempts: attempt,
-                    location,
-                };
-                let wait = if status == 429 {
-                    let w = retry_after(&headers, &reply.body).unwrap_or(backoff);
-                    if w > policy.max_wait {
-                        out.warn(format!(
-                            "{what}: rate limited and asked to wait {}, longer than the {} allowed; giving up",
-                            human_duration(w),
-                            human_duration(policy.max_wait)
-                        ));
-                        return Ok(reply);
-                    }
-                    w
-                } else if status >= 500 {
-                    backoff
-                } else {
+            Attempt::Answer(reply, headers) => {
+                let Ok((wait, why)) = retry_wait(what, out, policy, &reply, &headers, backoff)
+                else {
                     return Ok(reply);
                 };
                 if !left(wait) {
@@ -182,19 +200,15 @@ pub async fn post_with_retries(
                     }
                     return Ok(reply);
                 }
-                let why = if status == 429 {
-                    "rate limited (HTTP 429)".to_string()
-                } else {
-                    format!("HTTP {status}")
-                };
-                out.warn(format!(
-                    "{what}: {why}; retrying in {} (attempt {} of {total})",
-                    human_duration(wait),
-                    attempt + 1
-                ));
-                tokio::time::sleep(wait).await;
+                (wait, why)
             }
-        }
+        };
+        out.warn(format!(
+            "{what}: {why}; retrying in {} (attempt {} of {total})",
+            human_duration(wait),
+            attempt + 1
+        ));
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -108,6 +108,11 @@ pub async fn send(
         )),
         attempts: policy.retries + 1,
     })?;
+    interpret(creds, stream, &reply)
+}
+
+/// What Zulip's answer means: the message id, or a refusal that says why and what to do.
+fn interpret(creds: &Credentials, stream: &str, reply: &http::Reply) -> Result<Sent, Refused> {
     let answer: Option<Answer> = serde_json::from_str(&reply.body).ok();
     if (200..300).contains(&reply.status) {
         if let Some(a) = &answer
@@ -143,6 +148,16 @@ pub async fn send(
             attempts: reply.attempts,
         });
     }
+    refusal(creds, stream, reply, answer)
+}
+
+/// A refusal from an error answer, with Zulip's code and message when it gave them.
+fn refusal(
+    creds: &Credentials,
+    stream: &str,
+    reply: &http::Reply,
+    answer: Option<Answer>,
+) -> Result<Sent, Refused> {
     let (code, msg) = match answer {
         Some(a) if !a.msg.is_empty() || a.code.is_some() => (a.code, a.msg),
         _ => (None, quote_body(reply.body.as_bytes())),

@@ -192,6 +192,109 @@ const LONG_LINE_REACH: usize = 4096;
 /// Cap on how far a multi-line window reaches after the hit.
 const MULTILINE_REACH: usize = 64 * 1024;
 
+/// One scan's per-rule state: how far windows reached, what was reported, whether the path filter
+/// passed (2 = unknown, 0 = no, 1 = yes), and reusable capture slots.
+#[derive(Default)]
+struct RuleState {
+    scanned_until: Vec<usize>,
+    emitted_until: Vec<usize>,
+    path_ok: Vec<u8>,
+    locs: Vec<Option<CaptureLocations>>,
+}
+
+impl RuleState {
+    /// Allocates the state for `n` rules, once.
+    fn ensure(&mut self, n: usize) {
+        if self.scanned_until.is_empty() {
+            self.scanned_until.resize(n, 0);
+            self.emitted_until.resize(n, 0);
+            self.path_ok.resize(n, 2);
+            self.locs.resize_with(n, || None);
+        }
+    }
+}
+
+/// Compiles one rule: its regex (built-in ones lazily, on first use), path regex and allowlists.
+fn compile_rule(rule: Rule) -> anyhow::Result<Compiled> {
+    let meta = super::rules::builtin_meta(&rule);
+    // Built-in regexes (tested to compile) are compiled on first use, so a small scan pays
+    // only for the rules whose keywords it meets; others are compiled now to report errors.
+    let re = match &rule.regex {
+        Some(src) => {
+            let lazy = LazyRegex {
+                src: src.clone(),
+                cell: OnceLock::new(),
+            };
+            if meta.is_none() {
+                let compiled = Regex::new(src).map_err(|e| {
+                    anyhow::anyhow!(
+                        "rule {}: regex does not compile: {e} — fix the rule's regex",
+                        rule.id
+                    )
+                })?;
+                let _ = lazy.cell.set(LazyRegex::with_name_group(compiled));
+            }
+            Some(lazy)
+        }
+        None => None,
+    };
+    let path = match &rule.path {
+        Some(src) => Some(Regex::new(src).map_err(|e| {
+            anyhow::anyhow!(
+                "rule {}: path regex does not compile: {e} — fix the rule's path",
+                rule.id
+            )
+        })?),
+        None => None,
+    };
+    if re.is_none() && path.is_none() {
+        anyhow::bail!(
+            "rule {}: has neither a regex nor a path — give it at least one",
+            rule.id
+        );
+    }
+    let allow = rule
+        .allowlists
+        .iter()
+        .map(|a| CompiledAllow::new(a, &format!("rule {}", rule.id)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (before, after) = match meta {
+        Some(m) => (m.before as usize, m.after as usize),
+        None => (1, 1),
+    };
+    Ok(Compiled {
+        rule,
+        re,
+        path,
+        allow,
+        meta,
+        before,
+        after,
+    })
+}
+
+/// For each keyword, the rules of every keyword it contains: leftmost-longest matching reports one
+/// keyword per position, and a hit on `_authtoken` must also trigger `token` and `auth`.
+fn expand_keywords(keywords: &[String], by_keyword: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    keywords
+        .iter()
+        .map(|k| {
+            let mut rules: Vec<u32> = Vec::new();
+            for (j, other) in keywords.iter().enumerate() {
+                if k.contains(other.as_str()) {
+                    for &r in &by_keyword[j] {
+                        if !rules.contains(&r) {
+                            rules.push(r);
+                        }
+                    }
+                }
+            }
+            rules.sort_unstable();
+            rules
+        })
+        .collect()
+}
+
 impl Detector {
     /// Compiles `rules` with the global allowlists. A rule whose regex does not compile is an error
     /// naming the rule.
@@ -203,57 +306,12 @@ impl Detector {
         let mut path_only = Vec::new();
         for rule in rules {
             let idx = compiled.len() as u32;
-            let meta = super::rules::builtin_meta(&rule);
-            // Built-in regexes (tested to compile) are compiled on first use, so a small scan pays
-            // only for the rules whose keywords it meets; others are compiled now to report errors.
-            let re = match &rule.regex {
-                Some(src) => {
-                    let lazy = LazyRegex {
-                        src: src.clone(),
-                        cell: OnceLock::new(),
-                    };
-                    if meta.is_none() {
-                        let compiled = Regex::new(src).map_err(|e| {
-                            anyhow::anyhow!(
-                                "rule {}: regex does not compile: {e} — fix the rule's regex",
-                                rule.id
-                            )
-                        })?;
-                        let _ = lazy.cell.set(LazyRegex::with_name_group(compiled));
-                    }
-                    Some(lazy)
-                }
-                None => None,
-            };
-            let path = match &rule.path {
-                Some(src) => Some(Regex::new(src).map_err(|e| {
-                    anyhow::anyhow!(
-                        "rule {}: path regex does not compile: {e} — fix the rule's path",
-                        rule.id
-                    )
-                })?),
-                None => None,
-            };
-            if re.is_none() && path.is_none() {
-                anyhow::bail!(
-                    "rule {}: has neither a regex nor a path — give it at least one",
-                    rule.id
-                );
-            }
-            let allow = rule
-                .allowlists
-                .iter()
-                .map(|a| CompiledAllow::new(a, &format!("rule {}", rule.id)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let (before, after) = match meta {
-                Some(m) => (m.before as usize, m.after as usize),
-                None => (1, 1),
-            };
-            match (&re, rule.keywords.is_empty()) {
+            let c = compile_rule(rule)?;
+            match (&c.re, c.rule.keywords.is_empty()) {
                 (None, _) => path_only.push(idx),
                 (Some(_), true) => always.push(idx),
                 (Some(_), false) => {
-                    for k in &rule.keywords {
+                    for k in &c.rule.keywords {
                         let k = k.to_ascii_lowercase();
                         if k.is_empty() {
                             continue;
@@ -272,35 +330,9 @@ impl Detector {
                     }
                 }
             }
-            compiled.push(Compiled {
-                rule,
-                re,
-                path,
-                allow,
-                meta,
-                before,
-                after,
-            });
+            compiled.push(c);
         }
-        // Leftmost-longest matching reports one keyword per position; a hit on a keyword triggers
-        // the rules of every keyword it contains (`_authtoken` also triggers `token` and `auth`).
-        let by_keyword: Vec<Vec<u32>> = keywords
-            .iter()
-            .map(|k| {
-                let mut rules: Vec<u32> = Vec::new();
-                for (j, other) in keywords.iter().enumerate() {
-                    if k.contains(other.as_str()) {
-                        for &r in &by_keyword[j] {
-                            if !rules.contains(&r) {
-                                rules.push(r);
-                            }
-                        }
-                    }
-                }
-                rules.sort_unstable();
-                rules
-            })
-            .collect();
+        let by_keyword = expand_keywords(&keywords, &by_keyword);
         let ac = if keywords.is_empty() {
             None
         } else {
@@ -405,26 +437,72 @@ impl Detector {
         files: bool,
     ) -> Vec<Raw> {
         let mut out: Vec<Raw> = Vec::new();
-        // Per-rule state for this scan: how far windows reached, whether the path filter passed.
-        // Allocated on the first keyword hit: most files have none.
-        let n = self.rules.len();
-        let mut scanned_until: Vec<usize> = Vec::new();
-        let mut emitted_until: Vec<usize> = Vec::new();
-        let mut path_ok: Vec<u8> = Vec::new(); // 2 = unknown, 0 = no, 1 = yes
-        let mut locs: Vec<Option<CaptureLocations>> = Vec::new();
-        let init = |su: &mut Vec<usize>,
-                    eu: &mut Vec<usize>,
-                    po: &mut Vec<u8>,
-                    l: &mut Vec<Option<CaptureLocations>>| {
-            if su.is_empty() {
-                su.resize(n, 0);
-                eu.resize(n, 0);
-                po.resize(n, 2);
-                l.resize_with(n, || None);
+        if files {
+            self.path_only_findings(path, commit, content, &mut out);
+        }
+        // Per-rule state, allocated on the first keyword hit: most files have none.
+        let mut st = RuleState::default();
+        if let Some(ac) = &self.ac {
+            for m in ac.find_iter(content) {
+                st.ensure(self.rules.len());
+                for &ri in &self.by_keyword[m.pattern().as_usize()] {
+                    let r = ri as usize;
+                    if m.start() < st.scanned_until[r] {
+                        continue;
+                    }
+                    if !self.path_passes(r, path, &mut st.path_ok) {
+                        st.scanned_until[r] = usize::MAX;
+                        continue;
+                    }
+                    let c = &self.rules[r];
+                    let (ws, we) = window(content, m.start(), m.end(), c.before, c.after);
+                    st.scanned_until[r] = we.max(m.end());
+                    self.run_rule(
+                        r,
+                        path,
+                        commit,
+                        content,
+                        ws,
+                        we,
+                        &mut st.emitted_until[r],
+                        &mut st.locs[r],
+                        &mut out,
+                    );
+                }
             }
-        };
+        }
+        if !self.always.is_empty() {
+            st.ensure(self.rules.len());
+        }
+        for &ri in &self.always {
+            let r = ri as usize;
+            if !self.path_passes(r, path, &mut st.path_ok) {
+                continue;
+            }
+            self.run_rule(
+                r,
+                path,
+                commit,
+                content,
+                0,
+                content.len(),
+                &mut st.emitted_until[r],
+                &mut st.locs[r],
+                &mut out,
+            );
+        }
+        out
+    }
 
-        for &ri in self.path_only.iter().filter(|_| files) {
+    /// The rules that report a file by its path alone.
+    fn path_only_findings(
+        &self,
+        path: &str,
+        commit: Option<&str>,
+        content: &[u8],
+        out: &mut Vec<Raw>,
+    ) {
+        for &ri in &self.path_only {
             let c = &self.rules[ri as usize];
             if c.path.as_ref().is_some_and(|p| p.is_match(path.as_bytes())) {
                 let f = Raw {
@@ -441,67 +519,6 @@ impl Detector {
                 }
             }
         }
-
-        if let Some(ac) = &self.ac {
-            for m in ac.find_iter(content) {
-                init(
-                    &mut scanned_until,
-                    &mut emitted_until,
-                    &mut path_ok,
-                    &mut locs,
-                );
-                for &ri in &self.by_keyword[m.pattern().as_usize()] {
-                    let r = ri as usize;
-                    if m.start() < scanned_until[r] {
-                        continue;
-                    }
-                    if !self.path_passes(r, path, &mut path_ok) {
-                        scanned_until[r] = usize::MAX;
-                        continue;
-                    }
-                    let c = &self.rules[r];
-                    let (ws, we) = window(content, m.start(), m.end(), c.before, c.after);
-                    scanned_until[r] = we.max(m.end());
-                    self.run_rule(
-                        r,
-                        path,
-                        commit,
-                        content,
-                        ws,
-                        we,
-                        &mut emitted_until[r],
-                        &mut locs[r],
-                        &mut out,
-                    );
-                }
-            }
-        }
-        if !self.always.is_empty() {
-            init(
-                &mut scanned_until,
-                &mut emitted_until,
-                &mut path_ok,
-                &mut locs,
-            );
-        }
-        for &ri in &self.always {
-            let r = ri as usize;
-            if !self.path_passes(r, path, &mut path_ok) {
-                continue;
-            }
-            self.run_rule(
-                r,
-                path,
-                commit,
-                content,
-                0,
-                content.len(),
-                &mut emitted_until[r],
-                &mut locs[r],
-                &mut out,
-            );
-        }
-        out
     }
 
     fn path_passes(&self, r: usize, path: &str, cache: &mut [u8]) -> bool {
