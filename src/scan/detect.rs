@@ -733,20 +733,34 @@ impl Detector {
                     Some(d) => (&d.secret[..], &d.matched[..]),
                     None => (&content[f.secret.0..f.secret.1], &content[f.start..f.end]),
                 };
+                let secret = String::from_utf8_lossy(secret).into_owned();
+                let (description, tags) = noted(&c.rule, &secret);
                 Finding {
                     rule_id: c.rule.id.clone(),
-                    description: c.rule.description.clone(),
+                    description,
                     start_line,
                     end_line,
                     start_column,
                     end_column,
-                    secret: String::from_utf8_lossy(secret).into_owned(),
+                    secret,
                     matched: String::from_utf8_lossy(matched).into_owned(),
                     entropy: f.entropy,
-                    tags: c.rule.tags.clone(),
+                    tags,
                 }
             })
             .collect()
+    }
+}
+
+/// The rule's description and tags for `secret`, with the rule's note when its `note_unless` check fails.
+fn noted(rule: &Rule, secret: &str) -> (String, Vec<String>) {
+    let mut tags = rule.tags.clone();
+    match rule.note_unless {
+        Some((ok, note)) if !ok(secret) => {
+            tags.push("note:checksum-mismatch".to_string());
+            (format!("{} — {note}", rule.description), tags)
+        }
+        _ => (rule.description.clone(), tags),
     }
 }
 

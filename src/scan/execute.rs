@@ -36,7 +36,7 @@ pub fn execute(app: &App, s: &Settings, plan: &Plan) -> anyhow::Result<Outcome> 
     stats.elapsed = started.elapsed();
     if s.redact.is_on() {
         for f in &all {
-            crate::redact::register(&f.finding.secret);
+            crate::redact::register_found(&f.finding.secret);
         }
     }
     let (findings, ignored, baselined) = sup.apply(all);

@@ -305,6 +305,7 @@ fn parse(text: &str, path: &Path, within: &Within, depth: usize) -> anyhow::Resu
             tags: raw.tags.clone(),
             allowlists,
             validate: None,
+            note_unless: None,
         };
         if let Some(g) = rule.secret_group
             && let Some(re) = &rule.regex

@@ -56,6 +56,9 @@ pub struct Rule {
     pub allowlists: Vec<Allowlist>,
     /// Built-in rules only: an extra check of the candidate secret (a checksum, a shape).
     pub validate: Option<fn(&str) -> bool>,
+    /// Built-in rules only: a check whose failure does not drop the finding but notes it (a GitHub
+    /// token whose checksum does not match is still a GitHub token: a typo, a test value, or real).
+    pub note_unless: Option<(fn(&str) -> bool, &'static str)>,
 }
 
 /// A secret found in one piece of content.

@@ -36,6 +36,13 @@ impl Def {
         self.rule.entropy = Some(e);
         self
     }
+    /// Notes (in the finding's description and a `note:` tag) a secret that fails `f`, instead of
+    /// dropping it.
+    pub fn note_unless(mut self, f: fn(&str) -> bool, note: &'static str) -> Def {
+        self.rule.note_unless = Some((f, note));
+        self
+    }
+
     /// Sets the secret's validity check (a checksum).
     pub fn validate(mut self, f: fn(&str) -> bool) -> Def {
         self.rule.validate = Some(f);

@@ -302,12 +302,26 @@ fn github_checksum_valid_and_invalid() {
             .any(|f| f.rule_id == "github-pat" && f.secret == good),
         "{f:?}"
     );
-    // Break the checksum: a bare token is no longer reported as a GitHub PAT.
+    assert!(
+        f.iter().all(|f| !f.description.contains("checksum")),
+        "{f:?}"
+    );
+    // Break the checksum (issue 17.4): still a GitHub PAT — a typo, a made-up value or an edited real
+    // token — with a note, never a generic-api-key.
     let mut bad = good.clone();
     let last = if bad.ends_with('A') { "B" } else { "A" };
     bad.replace_range(bad.len() - 1.., last);
-    let f = d.scan("a.txt", None, format!("see {bad}\n").as_bytes());
-    assert!(f.iter().all(|f| f.rule_id != "github-pat"), "{f:?}");
+    let f = d.scan("a.txt", None, format!("GITHUB_TOKEN={bad}\n").as_bytes());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule_id, "github-pat", "{f:?}");
+    assert!(
+        f[0].description.contains("checksum does not match"),
+        "{f:?}"
+    );
+    assert!(
+        f[0].tags.iter().any(|t| t == "note:checksum-mismatch"),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -345,8 +359,16 @@ fn github_published_example_checksum_verifies() {
     let d = Detector::builtin();
     let f = d.scan("a", None, b"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\n"); // stevedore:allow (fixture)
     assert!(f.iter().any(|f| f.rule_id == "github-pat"), "{f:?}");
-    let f = d.scan("a", None, b"ghp_zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ0mLq18\n");
-    assert!(f.is_empty(), "{f:?}");
+    assert!(
+        f.iter().all(|f| !f.description.contains("checksum")),
+        "{f:?}"
+    );
+    let f = d.scan("a", None, b"ghp_zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ0mLq18\n"); // stevedore:allow (fixture)
+    assert!(
+        f.iter()
+            .any(|f| f.rule_id == "github-pat" && f.description.contains("checksum")),
+        "{f:?}"
+    );
 }
 
 #[test]

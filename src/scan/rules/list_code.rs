@@ -13,7 +13,10 @@ pub(super) fn rules() -> Vec<Def> {
             &["ghp_"],
             r"\b(ghp_[A-Za-z0-9]{36})\b",
         )
-        .validate(checks::crc32_base62_ok),
+        .note_unless(
+            checks::crc32_base62_ok,
+            "its checksum does not match: a typo or a made-up value, or a real token edited — check it",
+        ),
         token(
             "github-oauth",
             "GitHub OAuth access token",
