@@ -33,6 +33,9 @@ pub struct Allowlist {
     pub commits: Vec<String>,
 }
 
+/// A check of a secret and the note a finding carries when the check fails.
+pub type NoteUnless = (fn(&str) -> bool, &'static str);
+
 /// One detection rule.
 #[derive(Clone, Debug, Default)]
 pub struct Rule {
@@ -58,7 +61,7 @@ pub struct Rule {
     pub validate: Option<fn(&str) -> bool>,
     /// Built-in rules only: a check whose failure does not drop the finding but notes it (a GitHub
     /// token whose checksum does not match is still a GitHub token: a typo, a test value, or real).
-    pub note_unless: Option<(fn(&str) -> bool, &'static str)>,
+    pub note_unless: Option<NoteUnless>,
 }
 
 /// A secret found in one piece of content.

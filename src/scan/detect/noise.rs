@@ -370,7 +370,7 @@ pub fn is_reference(v: &[u8]) -> bool {
 }
 
 /// True when a value reads like words or an identifier (`APIOrganizationExist`, `my_api_key`,
-/// `ACCESS_TOKEN`, `kVK_Return`) rather than random characters.
+/// `ACCESS_TOKEN`, `kVK_Return`, a glob of words such as `new-relic-*`) rather than random characters.
 pub fn is_wordlike(v: &[u8]) -> bool {
     if NON_SECRET_VALUES
         .iter()
@@ -381,10 +381,9 @@ pub fn is_wordlike(v: &[u8]) -> bool {
     if v.iter().any(|b| b.is_ascii_digit()) {
         return false;
     }
-    if !v
-        .iter()
-        .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'-' | b'.' | b' ' | b'|' | b'/'))
-    {
+    if !v.iter().all(|b| {
+        b.is_ascii_alphabetic() || matches!(b, b'_' | b'-' | b'.' | b' ' | b'|' | b'/' | b'*')
+    }) {
         return false;
     }
     // Only letters and separators: words when every camel/snake segment is a plausible word.
@@ -599,6 +598,10 @@ mod tests {
         assert!(is_wordlike(b"ACCESS_TOKEN"));
         assert!(is_wordlike(b"SlackAppConfigurationAccessTokenHere"));
         assert!(!is_wordlike(b"suHFCdRROVPFfO"));
+        assert!(
+            is_wordlike(b"new-relic-*"),
+            "a glob of words is not a secret"
+        );
         assert!(!is_wordlike(b"pq8bvijs1m4zb8"));
         for code in [
             "crate::key_t",
