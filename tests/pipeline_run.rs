@@ -371,13 +371,18 @@ fn without_a_registry_run_says_first_that_deploy_is_skipped_and_writes_the_doten
 }
 
 /// The README section `## NAME` (up to the next `## `).
-fn readme_section(readme: &str, name: &str) -> String {
+fn readme_section(readme: &str, heading: &str) -> String {
     let start = readme
-        .find(&format!("\n## {name}\n"))
-        .unwrap_or_else(|| panic!("README has no ## {name}"));
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README has no {heading}"));
     let rest = &readme[start + 1..];
-    let end = rest[3..].find("\n## ").map(|i| i + 3).unwrap_or(rest.len());
-    rest[..end].to_string()
+    // A `##` section runs to the next `##`; a `###` one to the next heading of either level.
+    let end = if heading.starts_with("###") {
+        rest[3..].find("\n##").map(|i| i + 3)
+    } else {
+        rest[3..].find("\n## ").map(|i| i + 3)
+    };
+    rest[..end.unwrap_or(rest.len())].to_string()
 }
 
 /// The long flags (`--name`) in the first cell of the section's table rows.
@@ -404,10 +409,18 @@ fn help_matches_the_readme_flag_tables() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let re = regex::Regex::new(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z0-9-]+)").unwrap();
-    for cmd in ["scan", "build", "prune", "notify"] {
+    for (cmd, heading) in [
+        ("scan", "## scan"),
+        ("build", "## build"),
+        ("prune", "## prune"),
+        ("notify", "## notify"),
+        ("release", "### release"),
+        ("deploy", "### deploy"),
+        ("run", "### On a laptop, or in one job: `stevedore run`"),
+    ] {
         let (code, help, err) = common::stevedore(dir.path(), &[cmd, "--help"], &[]);
         assert_eq!(code, 0, "{err}");
-        let section = readme_section(&readme, cmd);
+        let section = readme_section(&readme, heading);
         let documented = table_flags(&section);
         assert!(!documented.is_empty(), "no flag table for {cmd}");
         for f in &documented {
@@ -433,7 +446,7 @@ fn help_matches_the_readme_flag_tables() {
             }
             assert!(
                 section.contains(f),
-                "`{cmd} --help` has {f}, README's ## {cmd} does not"
+                "`{cmd} --help` has {f}, README's {heading} does not"
             );
         }
         // Enums print as typed.
