@@ -412,6 +412,32 @@ fn an_image_in_two_repositories_goes_reference_by_reference() {
 /// The race the issue names: a container is made from an image after the plan was made. The daemon refuses
 /// that one removal; it is reported and skipped, the others go, and a parent whose child could not go is
 /// skipped rather than attempted. The steps of `run` are called one by one to stage the race.
+/// Reads the daemon as prune does and plans the removal of every image in the fixture's scope
+/// (`--all --keep-recent 0`), without removing anything.
+async fn plan_everything_in_scope(
+    fx: &Fixture,
+) -> (
+    stevedore::prune::docker::Conn,
+    Vec<stevedore::prune::policy::Image>,
+    stevedore::prune::policy::Plan,
+) {
+    use stevedore::prune::{self, docker, policy, usage};
+    let conn = docker::connect().await.unwrap();
+    let df = usage::read(&conn.raw).await.unwrap();
+    let lin = prune::lineage(&conn).await.unwrap();
+    let images = prune::images_of(&df, &lin, &prune::record::Record::default());
+    let args = prune::PruneArgs {
+        all: true,
+        keep_recent: Some(0),
+        scope_label: Some(fx.scope.clone()),
+        ..Default::default()
+    };
+    let s = prune::Settings::resolve(&args, &Default::default()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let plan = policy::plan(&images, &s.policy, now, 0, 0, &Default::default());
+    (conn, images, plan)
+}
+
 #[test]
 fn a_refused_removal_is_reported_and_skipped() {
     common::require_docker();
@@ -431,20 +457,8 @@ async fn refused_removal() {
     ];
     specs[1].parent = Some(0);
     fx.load(&specs);
-    use stevedore::prune::{self, docker, policy, usage};
-    let conn = docker::connect().await.unwrap();
-    let df = usage::read(&conn.raw).await.unwrap();
-    let lin = prune::lineage(&conn).await.unwrap();
-    let images = prune::images_of(&df, &lin, &prune::record::Record::default());
-    let args = prune::PruneArgs {
-        all: true,
-        keep_recent: Some(0),
-        scope_label: Some(fx.scope.clone()),
-        ..Default::default()
-    };
-    let s = prune::Settings::resolve(&args, &Default::default()).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let plan = policy::plan(&images, &s.policy, now, 0, 0, &Default::default());
+    use stevedore::prune;
+    let (conn, images, plan) = plan_everything_in_scope(&fx).await;
     let order: Vec<String> = plan.removals().map(|d| images[d.index].name()).collect();
     assert_eq!(order, [fx.r("c:1"), fx.r("p:1"), fx.r("x:1"), fx.r("y:1")]);
     // Now another job makes containers from c:1 and x:1.
@@ -1003,20 +1017,8 @@ async fn lease_after_plan() {
     ];
     specs[1].parent = Some(0);
     fx.load(&specs);
-    use stevedore::prune::{self, docker, lease, policy, usage};
-    let conn = docker::connect().await.unwrap();
-    let df = usage::read(&conn.raw).await.unwrap();
-    let lin = prune::lineage(&conn).await.unwrap();
-    let images = prune::images_of(&df, &lin, &prune::record::Record::default());
-    let args = prune::PruneArgs {
-        all: true,
-        keep_recent: Some(0),
-        scope_label: Some(fx.scope.clone()),
-        ..Default::default()
-    };
-    let s = prune::Settings::resolve(&args, &Default::default()).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let plan = policy::plan(&images, &s.policy, now, 0, 0, &Default::default());
+    use stevedore::prune::{self, lease};
+    let (conn, images, plan) = plan_everything_in_scope(&fx).await;
     assert_eq!(plan.removals().count(), 3);
     // Now a build starts from c:1 (in the state directory prune reads).
     let c = fx.r("c:1");
