@@ -190,38 +190,56 @@ pub fn core(v: &Version) -> Version {
 
 /// The next version from the existing tags: a feature bumps the minor of the highest production version, a
 /// fix its patch, a major its major; with `beta`, the next `-beta.N` of that version (or of the version the
-/// betas in flight already lead to, when it is higher).
+/// betas in flight already lead to, when it is higher). The result is always above every existing version
+/// of its channel, so `release` accepts it: after `1.6.0-rc.1` the next prerelease is `1.6.0-rc.2`, not a
+/// `1.6.0-beta.1` below it. Numbers at `u64::MAX` stay there (release then refuses the re-release).
 pub fn next_version(existing: &Existing, b: Bump, beta: bool, beta_id: &str) -> Version {
     let zero = Version::new(0, 0, 0);
     let prod = existing.production.last().unwrap_or(&zero);
     let mut target = match b {
-        Bump::Major => Version::new(prod.major + 1, 0, 0),
-        Bump::Feature => Version::new(prod.major, prod.minor + 1, 0),
-        Bump::Fix => Version::new(prod.major, prod.minor, prod.patch + 1),
+        Bump::Major => Version::new(prod.major.saturating_add(1), 0, 0),
+        Bump::Feature => Version::new(prod.major, prod.minor.saturating_add(1), 0),
+        Bump::Fix => Version::new(prod.major, prod.minor, prod.patch.saturating_add(1)),
     };
     if !beta {
         return target;
     }
-    if let Some(s) = existing.staging.last() {
-        let c = core(s);
-        if cmp(&c, &target) == Ordering::Greater {
-            target = c;
-        }
+    let Some(s) = existing.staging.last() else {
+        return prerelease(existing, target, beta_id);
+    };
+    let c = core(s);
+    if cmp(&c, &target) == Ordering::Greater {
+        target = c;
     }
+    let next = prerelease(existing, target.clone(), beta_id);
+    if cmp(&next, s) == Ordering::Greater {
+        return next;
+    }
+    // A prerelease with a later id (`rc` after `beta`) leads: go on with its id, else the next patch.
+    let next = prerelease(existing, target.clone(), pre_id(s).unwrap_or(beta_id));
+    if cmp(&next, s) == Ordering::Greater {
+        return next;
+    }
+    target.patch = target.patch.saturating_add(1);
+    prerelease(existing, target, beta_id)
+}
+
+/// `target-ID.N` with N one above the highest `ID.N` already tagged for `target` (1 when none).
+fn prerelease(existing: &Existing, mut target: Version, id: &str) -> Version {
     let n = existing
         .staging
         .iter()
         .filter(|v| core(v) == target)
         .filter_map(|v| {
             let mut parts = v.pre.as_str().split('.');
-            (parts.next() == Some(beta_id))
+            (parts.next() == Some(id))
                 .then(|| parts.next().and_then(|n| n.parse::<u64>().ok()))
                 .flatten()
         })
         .max()
-        .map(|n| n + 1)
+        .map(|n| n.saturating_add(1))
         .unwrap_or(1);
-    target.pre = Prerelease::new(&format!("{beta_id}.{n}")).unwrap_or(Prerelease::EMPTY);
+    target.pre = Prerelease::new(&format!("{id}.{n}")).unwrap_or(Prerelease::EMPTY);
     target
 }
 
@@ -316,6 +334,12 @@ mod tests {
         assert_eq!(n(Bump::Feature, true), "1.6.0-beta.3");
         assert_eq!(n(Bump::Fix, true), "1.6.0-beta.3");
         assert_eq!(n(Bump::Major, true), "2.0.0-beta.1");
+        // An rc of the target leads: the next prerelease goes on with rc, never a beta below it.
+        let rc = existing(&["v0.0.9", "v0.1.0-rc"]);
+        assert_eq!(
+            next_version(&rc, Bump::Feature, true, "beta").to_string(),
+            "0.1.0-rc.1"
+        );
         let empty = existing(&[]);
         assert_eq!(
             next_version(&empty, Bump::Feature, true, "beta").to_string(),
