@@ -26,6 +26,7 @@ pub mod redact;
 pub mod release;
 pub mod run;
 pub mod scan;
+pub mod shard;
 pub mod signal;
 pub mod summary;
 pub mod units;

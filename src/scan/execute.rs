@@ -124,6 +124,49 @@ fn suppressions(app: &App, plan: &Plan) -> anyhow::Result<Suppressions> {
     Ok(sup)
 }
 
+/// The working-tree part of the plan; with a shard, only the shard's files (split by bytes over the
+/// files the walk lists, the same in every shard).
+fn scan_tree_part(
+    s: &Settings,
+    plan: &Plan,
+    detector: &Detector,
+    limits: &Limits,
+    on_bytes: &(dyn Fn(u64) + Sync),
+    warn: &(dyn Fn(String) + Sync),
+) -> super::found::ScanResult {
+    let file = plan.file.as_deref();
+    let mut limits = limits.clone();
+    if let Some(shard) = plan.shard {
+        /// What a file costs besides its bytes (open, stat, detector setup), in bytes.
+        const OVERHEAD: u64 = 512;
+        let files = walk::list_tree(&s.root, file, &plan.prefix, &limits);
+        let items: Vec<(&str, u64)> = files
+            .iter()
+            .map(|(p, n)| {
+                let read = if *n > limits.max_file_size { 0 } else { *n };
+                (p.as_str(), read + OVERHEAD)
+            })
+            .collect();
+        let split = crate::shard::balance(&items, shard.total);
+        let mine: HashSet<String> = files
+            .iter()
+            .zip(split)
+            .filter(|(_, x)| *x as usize == shard.slot())
+            .map(|((p, _), _)| p.clone())
+            .collect();
+        limits.only = Some(std::sync::Arc::new(mine));
+    }
+    walk::scan_tree(
+        &s.root,
+        file,
+        &plan.prefix,
+        detector,
+        &limits,
+        on_bytes,
+        warn,
+    )
+}
+
 /// Reads every part of the plan, with progress. A secret found both in the working tree and in history
 /// is reported once, with the commit that introduced it.
 fn scan_parts(
@@ -151,24 +194,25 @@ fn scan_parts(
         all.extend(r.findings);
     }
     let mut hist: Vec<Located> = Vec::new();
+    let mut listing = None;
     if let Some(range) = &plan.history {
-        let r = history::scan_history(&s.root, range, detector, limits, &on_bytes)?;
+        let h = history::History::list(&s.root, range, limits)?;
+        let r = h.scan(detector, limits, plan.shard, &on_bytes)?;
         stats.add(&r.stats);
         hist = r.findings;
+        listing = Some(h);
     }
     if plan.tree {
-        let file = plan.file.as_deref();
-        let r = walk::scan_tree(
-            &s.root,
-            file,
-            &plan.prefix,
-            detector,
-            limits,
-            &on_bytes,
-            &warn,
-        );
+        let r = scan_tree_part(s, plan, detector, limits, &on_bytes, &warn);
         stats.add(&r.stats);
-        let in_history: HashSet<&str> = hist.iter().map(|f| f.fingerprint.as_str()).collect();
+        let in_history: HashSet<String> = match (plan.shard, &listing) {
+            // The history findings of this file may sit in another shard: ask the whole history.
+            (Some(_), Some(h)) => {
+                let files = r.findings.iter().map(|f| f.file.clone()).collect();
+                h.fingerprints_in(&files, detector, limits)?
+            }
+            _ => hist.iter().map(|f| f.fingerprint.clone()).collect(),
+        };
         all.extend(
             r.findings
                 .into_iter()

@@ -218,6 +218,9 @@ pub struct Limits {
     pub threads: usize,
     /// stevedore's own files (reports, summary, ignore files, baseline): never scanned.
     pub own: super::suppress::OwnFiles,
+    /// A shard's part of the working tree (paths as findings name them): only these files are read;
+    /// `None` reads every file.
+    pub only: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for Limits {
@@ -227,6 +230,7 @@ impl Default for Limits {
             exclude: globset::GlobSet::empty(),
             threads: default_threads(),
             own: super::suppress::OwnFiles::default(),
+            only: None,
         }
     }
 }

@@ -13,10 +13,11 @@
 use super::detect::Detector;
 use super::found::{CommitInfo, Limits, Located, ScanResult, Stats, is_binary, locate};
 use crate::exit::{CodeExt, ExitCode};
+use crate::shard::Shard;
 use anyhow::Context;
 use gix::ObjectId;
 use gix::objs::FindExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -82,7 +83,297 @@ pub fn resolve(repo: &gix::Repository, rev: &str) -> anyhow::Result<ObjectId> {
         .code(ExitCode::Usage)
 }
 
-/// Scans the commits of `range` in the repository holding `dir`.
+/// The commits of a range listed, with the unique blobs they introduce: what every shard of a history
+/// scan computes the same way before scanning its part.
+pub struct History {
+    repo: gix::Repository,
+    commits: Vec<CommitEntry>,
+    jobs: Vec<Job>,
+    excluded: u64,
+}
+
+/// A finding with the index of the job (blob) it was found in.
+type Found = (usize, Located);
+
+impl History {
+    /// Lists the commits of `range` in the repository holding `dir` and the unique blobs they introduce
+    /// (stevedore's own files left out, excluded paths counted).
+    pub fn list(dir: &Path, range: &Range, limits: &Limits) -> anyhow::Result<History> {
+        let repo = open(dir)?;
+        let mut h = History {
+            repo,
+            commits: Vec::new(),
+            jobs: Vec::new(),
+            excluded: 0,
+        };
+        if range.tip == "HEAD" && h.repo.head_id().is_err() {
+            // A repository without commits has no history.
+            return Ok(h);
+        }
+        let order = commits_of(&h.repo, range)?;
+        let in_range: gix::hashtable::HashSet = order.iter().map(|(id, _)| *id).collect();
+        let mut seen = Seen::default();
+        let mut buf = Vec::new();
+        for (id, parents) in &order {
+            let (tree, info) = read_commit(&h.repo, *id, &mut buf)?;
+            let outside_parent_tree = h.mark_outside(parents, &in_range, &mut seen)?;
+            let idx = h.commits.len();
+            h.commits.push(CommitEntry {
+                info: Arc::new(info),
+                outside_parent_tree,
+            });
+            let (jobs, excluded) = (&mut h.jobs, &mut h.excluded);
+            walk_tree(
+                &h.repo,
+                tree,
+                &mut seen.trees,
+                &mut seen.blobs,
+                &mut |bid, path| {
+                    if limits.own.contains(&path) {
+                    } else if limits.excluded(&path) {
+                        *excluded += 1;
+                    } else {
+                        jobs.push(Job {
+                            id: bid,
+                            path,
+                            commit: idx,
+                        });
+                    }
+                },
+            )?;
+        }
+        Ok(h)
+    }
+
+    /// Marks the trees of a commit's parents outside the range as seen (their blobs are not the range's);
+    /// returns the first parent's tree when that parent is outside.
+    fn mark_outside(
+        &self,
+        parents: &[ObjectId],
+        in_range: &gix::hashtable::HashSet,
+        seen: &mut Seen,
+    ) -> anyhow::Result<Option<ObjectId>> {
+        let mut first = None;
+        for (i, p) in parents.iter().enumerate() {
+            if in_range.contains(p) {
+                continue;
+            }
+            let ptree = self
+                .repo
+                .find_commit(*p)
+                .ok()
+                .and_then(|c| c.tree_id().ok())
+                .map(|t| t.detach());
+            let Some(ptree) = ptree else { continue };
+            if i == 0 {
+                first = Some(ptree);
+            }
+            if seen.outside.insert(*p) {
+                walk_tree(
+                    &self.repo,
+                    ptree,
+                    &mut seen.trees,
+                    &mut seen.blobs,
+                    &mut |_, _| {},
+                )?;
+            }
+        }
+        Ok(first)
+    }
+
+    /// How many unique blobs the range introduces.
+    pub fn blob_count(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Scans the blobs of `shard` (all of them without one). A shard reports exactly the findings the
+    /// unsharded scan reports in its blobs: a secret also found in an older blob of the same file in
+    /// another shard is left to that shard (those older blobs are read again, only for the files where this
+    /// shard found something).
+    pub fn scan(
+        &self,
+        detector: &Detector,
+        limits: &Limits,
+        shard: Option<Shard>,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> anyhow::Result<ScanResult> {
+        let started = Instant::now();
+        let mine: Vec<bool> = match shard {
+            None => vec![true; self.jobs.len()],
+            Some(s) => self
+                .split(limits, s.total)?
+                .into_iter()
+                .map(|x| x as usize == s.slot())
+                .collect(),
+        };
+        let todo: Vec<usize> = (0..self.jobs.len()).filter(|&j| mine[j]).collect();
+        let (mut found, mut stats) = self.scan_jobs(&todo, detector, limits, on_bytes)?;
+        stats.commits_scanned = self.commits.len() as u64;
+        stats.skipped_excluded = self.excluded;
+        if shard.is_some() && !found.is_empty() {
+            let older = self.older_on_same_paths(&found, &mine);
+            let (more, _) = self.scan_jobs(&older, detector, limits, &|_| {})?;
+            found.extend(more);
+        }
+        let mut kept = self.first_occurrences(found);
+        kept.retain(|(j, _)| mine[*j]);
+        stats.elapsed = started.elapsed();
+        Ok(ScanResult {
+            findings: kept.into_iter().map(|(_, f)| f).collect(),
+            stats,
+        })
+    }
+
+    /// The 0-based shard of every blob, balancing bytes to read over `total` shards (a blob over the size
+    /// limit costs what reading its header does). Sizes come from the object headers, read in parallel.
+    pub fn split(&self, limits: &Limits, total: u32) -> anyhow::Result<Vec<u32>> {
+        /// What a blob costs besides its bytes (lookup, detector setup), in bytes.
+        const OVERHEAD: u64 = 512;
+        let sizes = self.sizes(limits.threads)?;
+        let items: Vec<(ObjectId, u64)> = self
+            .jobs
+            .iter()
+            .zip(sizes)
+            .map(|(j, n)| {
+                let read = if n > limits.max_file_size { 0 } else { n };
+                (j.id, read + OVERHEAD)
+            })
+            .collect();
+        Ok(crate::shard::balance(&items, total))
+    }
+
+    /// The size of every blob, from its header.
+    fn sizes(&self, threads: usize) -> anyhow::Result<Vec<u64>> {
+        let sync = self.repo.clone().into_sync();
+        let chunk = self.jobs.len().div_ceil(threads.max(1)).max(1);
+        let parts: Vec<anyhow::Result<Vec<u64>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .jobs
+                .chunks(chunk)
+                .map(|part| {
+                    let sync = &sync;
+                    s.spawn(move || {
+                        let r = sync.to_thread_local();
+                        part.iter()
+                            .map(|j| {
+                                r.find_header(j.id).map(|h| h.size()).with_context(|| {
+                                    format!("cannot read blob {} ({})", j.id, j.path)
+                                })
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker panicked")))
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(self.jobs.len());
+        for p in parts {
+            out.extend(p.code(ExitCode::Outside)?);
+        }
+        Ok(out)
+    }
+
+    /// The blobs of other shards on the paths of `found`, introduced no later than the newest commit of a
+    /// finding there: the only blobs that can hold an earlier occurrence of the same secret in the same
+    /// file (a fingerprint names the file).
+    fn older_on_same_paths(&self, found: &[Found], mine: &[bool]) -> Vec<usize> {
+        let mut newest: HashMap<&str, usize> = HashMap::new();
+        for (j, f) in found {
+            let c = self.jobs[*j].commit;
+            let e = newest.entry(f.file.as_str()).or_insert(c);
+            *e = (*e).max(c);
+        }
+        (0..self.jobs.len())
+            .filter(|&j| !mine[j])
+            .filter(|&j| {
+                newest
+                    .get(self.jobs[j].path.as_str())
+                    .is_some_and(|&c| self.jobs[j].commit <= c)
+            })
+            .collect()
+    }
+
+    /// The fingerprints the whole (unsharded) history scan reports in the files `paths`: what a sharded
+    /// working-tree scan needs to leave out findings history already reports.
+    pub fn fingerprints_in(
+        &self,
+        paths: &HashSet<String>,
+        detector: &Detector,
+        limits: &Limits,
+    ) -> anyhow::Result<HashSet<String>> {
+        if paths.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let todo: Vec<usize> = (0..self.jobs.len())
+            .filter(|&j| paths.contains(&self.jobs[j].path))
+            .collect();
+        let (found, _) = self.scan_jobs(&todo, detector, limits, &|_| {})?;
+        Ok(self
+            .first_occurrences(found)
+            .into_iter()
+            .map(|(_, f)| f.fingerprint)
+            .collect())
+    }
+
+    /// One report per occurrence of a secret in a file, at the oldest commit holding it; a secret the
+    /// range's outside parent already held is not reported.
+    fn first_occurrences(&self, mut found: Vec<Found>) -> Vec<Found> {
+        let commit = |j: usize| self.jobs[j].commit;
+        // Oldest commit first, then one report per occurrence of a secret in a file.
+        found.sort_by(|a, b| {
+            (
+                commit(a.0),
+                &a.1.file,
+                a.1.finding.start_line,
+                a.1.finding.start_column,
+            )
+                .cmp(&(
+                    commit(b.0),
+                    &b.1.file,
+                    b.1.finding.start_line,
+                    b.1.finding.start_column,
+                ))
+        });
+        let mut kept: Vec<Found> = Vec::new();
+        let mut seen_fp: HashSet<(String, usize)> = HashSet::new();
+        let mut nth: HashMap<(usize, String, String), usize> = HashMap::new();
+        for (j, f) in found {
+            let cidx = commit(j);
+            let k = nth
+                .entry((cidx, f.file.clone(), f.fingerprint.clone()))
+                .or_insert(0);
+            let key = (f.fingerprint.clone(), *k);
+            *k += 1;
+            if !seen_fp.insert(key) {
+                continue;
+            }
+            if let Some(ptree) = self.commits[cidx].outside_parent_tree
+                && blob_contains(&self.repo, ptree, &f.file, f.finding.secret.as_bytes())
+            {
+                continue;
+            }
+            kept.push((j, f));
+        }
+        kept
+    }
+}
+
+/// Trees, blobs and outside commits already walked while listing.
+#[derive(Default)]
+struct Seen {
+    trees: gix::hashtable::HashSet,
+    blobs: gix::hashtable::HashSet,
+    outside: gix::hashtable::HashSet,
+}
+
+/// Scans the commits of `range` in the repository holding `dir` (every blob; see [`History::scan`] for
+/// one shard).
 pub fn scan_history(
     dir: &Path,
     range: &Range,
@@ -91,130 +382,9 @@ pub fn scan_history(
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> anyhow::Result<ScanResult> {
     let started = Instant::now();
-    let repo = open(dir)?;
-    if range.tip == "HEAD" && repo.head_id().is_err() {
-        // A repository without commits has no history.
-        return Ok(ScanResult::default());
-    }
-    let order = commits_of(&repo, range)?;
-    let in_range: gix::hashtable::HashSet = order.iter().map(|(id, _)| *id).collect();
-
-    let mut seen_trees: gix::hashtable::HashSet = Default::default();
-    let mut seen_blobs: gix::hashtable::HashSet = Default::default();
-    let mut commits: Vec<CommitEntry> = Vec::with_capacity(order.len());
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut excluded = 0u64;
-    let mut buf = Vec::new();
-    let mut marked_outside: gix::hashtable::HashSet = Default::default();
-    for (id, parents) in &order {
-        let (tree, info) = read_commit(&repo, *id, &mut buf)?;
-        let mut outside_parent_tree = None;
-        for (i, p) in parents.iter().enumerate() {
-            if in_range.contains(p) {
-                continue;
-            }
-            let ptree = repo
-                .find_commit(*p)
-                .ok()
-                .and_then(|c| c.tree_id().ok())
-                .map(|t| t.detach());
-            if let Some(ptree) = ptree {
-                if i == 0 {
-                    outside_parent_tree = Some(ptree);
-                }
-                if marked_outside.insert(*p) {
-                    walk_tree(
-                        &repo,
-                        ptree,
-                        &mut seen_trees,
-                        &mut seen_blobs,
-                        &mut |_, _| {},
-                    )?;
-                }
-            }
-        }
-        let idx = commits.len();
-        commits.push(CommitEntry {
-            info: Arc::new(info),
-            outside_parent_tree,
-        });
-        walk_tree(
-            &repo,
-            tree,
-            &mut seen_trees,
-            &mut seen_blobs,
-            &mut |bid, path| {
-                if limits.own.contains(&path) {
-                } else if limits.excluded(&path) {
-                    excluded += 1;
-                } else {
-                    jobs.push(Job {
-                        id: bid,
-                        path,
-                        commit: idx,
-                    });
-                }
-            },
-        )?;
-    }
-    drop(seen_trees);
-    drop(seen_blobs);
-
-    let (found, mut stats) = scan_jobs(&repo, &jobs, &commits, detector, limits, on_bytes)?;
-    stats.commits_scanned = commits.len() as u64;
-    stats.skipped_excluded = excluded;
-
-    let kept = first_occurrences(&repo, &commits, found);
-    stats.elapsed = started.elapsed();
-    Ok(ScanResult {
-        findings: kept,
-        stats,
-    })
-}
-
-/// One report per occurrence of a secret in a file, at the oldest commit holding it; a secret the range's
-/// outside parent already held is not reported.
-fn first_occurrences(
-    repo: &gix::Repository,
-    commits: &[CommitEntry],
-    mut found: Vec<(usize, Located)>,
-) -> Vec<Located> {
-    // Oldest commit first, then one report per occurrence of a secret in a file.
-    found.sort_by(|a, b| {
-        (
-            a.0,
-            &a.1.file,
-            a.1.finding.start_line,
-            a.1.finding.start_column,
-        )
-            .cmp(&(
-                b.0,
-                &b.1.file,
-                b.1.finding.start_line,
-                b.1.finding.start_column,
-            ))
-    });
-    let mut kept: Vec<Located> = Vec::new();
-    let mut seen_fp: HashMap<(String, usize), ()> = HashMap::new();
-    let mut nth: HashMap<(usize, String, String), usize> = HashMap::new();
-    for (cidx, f) in found {
-        let k = nth
-            .entry((cidx, f.file.clone(), f.fingerprint.clone()))
-            .or_insert(0);
-        let key = (f.fingerprint.clone(), *k);
-        *k += 1;
-        if seen_fp.contains_key(&key) {
-            continue;
-        }
-        seen_fp.insert(key, ());
-        if let Some(ptree) = commits[cidx].outside_parent_tree
-            && blob_contains(repo, ptree, &f.file, f.finding.secret.as_bytes())
-        {
-            continue;
-        }
-        kept.push(f);
-    }
-    kept
+    let mut r = History::list(dir, range, limits)?.scan(detector, limits, None, on_bytes)?;
+    r.stats.elapsed = started.elapsed();
+    Ok(r)
 }
 
 /// The commits of `range`, parents before children, with their parents.
@@ -338,90 +508,123 @@ fn walk_tree(
     Ok(())
 }
 
-/// Reads and scans the blobs in parallel. Returns each finding with the index of its commit.
-fn scan_jobs(
-    repo: &gix::Repository,
-    jobs: &[Job],
-    commits: &[CommitEntry],
-    detector: &Detector,
-    limits: &Limits,
-    on_bytes: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<(Vec<(usize, Located)>, Stats)> {
-    let next = AtomicUsize::new(0);
-    let scanned = AtomicU64::new(0);
-    let bytes = AtomicU64::new(0);
-    let binary = AtomicU64::new(0);
-    let large = AtomicU64::new(0);
-    let found: Mutex<Vec<(usize, Located)>> = Mutex::new(Vec::new());
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    let sync = repo.clone().into_sync();
-    let threads = limits.threads.max(1).min(jobs.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let mut r = sync.to_thread_local();
-                r.object_cache_size(Some(4 * 1024 * 1024));
-                let mut buf = Vec::new();
-                let mut local = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    if let Ok(h) = r.find_header(job.id)
-                        && h.size() > limits.max_file_size
-                    {
-                        large.fetch_add(1, Relaxed);
-                        continue;
-                    }
-                    let data = match r.objects.find_blob(&job.id, &mut buf) {
-                        Ok(b) => b.data,
-                        Err(e) => {
-                            let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                            f.get_or_insert(anyhow::anyhow!(
-                                "cannot read blob {} ({}): {e}",
-                                job.id,
-                                job.path
-                            ));
-                            break;
+impl History {
+    /// Reads and scans the blobs `todo` (job indexes) in parallel. Returns each finding with its job.
+    fn scan_jobs(
+        &self,
+        todo: &[usize],
+        detector: &Detector,
+        limits: &Limits,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> anyhow::Result<(Vec<Found>, Stats)> {
+        let next = AtomicUsize::new(0);
+        let c = Counts::default();
+        let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
+        let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+        let sync = self.repo.clone().into_sync();
+        let threads = limits.threads.max(1).min(todo.len().max(1));
+        let w = Worker {
+            jobs: &self.jobs,
+            commits: &self.commits,
+            detector,
+            limits,
+            c: &c,
+            on_bytes,
+        };
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let mut r = sync.to_thread_local();
+                    r.object_cache_size(Some(4 * 1024 * 1024));
+                    let mut buf = Vec::new();
+                    let mut local = Vec::new();
+                    while let Some(&j) = todo.get(next.fetch_add(1, Relaxed)) {
+                        match w.scan_one(&r, j, &mut buf) {
+                            Ok(hits) => local.extend(hits.into_iter().map(|l| (j, l))),
+                            Err(e) => {
+                                let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
+                                f.get_or_insert(e);
+                                break;
+                            }
                         }
-                    };
-                    if data.len() as u64 > limits.max_file_size {
-                        large.fetch_add(1, Relaxed);
-                        continue;
                     }
-                    if is_binary(data) {
-                        binary.fetch_add(1, Relaxed);
-                        continue;
-                    }
-                    scanned.fetch_add(1, Relaxed);
-                    bytes.fetch_add(data.len() as u64, Relaxed);
-                    on_bytes(data.len() as u64);
-                    let info = &commits[job.commit].info;
-                    let hits = detector.scan(&job.path, Some(&info.sha), data);
-                    for l in locate(data, hits, &job.path, Some(info)) {
-                        local.push((job.commit, l));
-                    }
-                }
-                found
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(local);
-            });
+                    found
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(local);
+                });
+            }
+        });
+        if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e.context("the repository's object database is damaged or incomplete"))
+                .code(ExitCode::Outside);
         }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e.context("the repository's object database is damaged or incomplete"))
-            .code(ExitCode::Outside);
+        Ok((
+            found.into_inner().unwrap_or_else(|e| e.into_inner()),
+            Stats {
+                blobs_scanned: c.scanned.into_inner(),
+                bytes_scanned: c.bytes.into_inner(),
+                skipped_binary: c.binary.into_inner(),
+                skipped_too_large: c.large.into_inner(),
+                ..Stats::default()
+            },
+        ))
     }
-    Ok((
-        found.into_inner().unwrap_or_else(|e| e.into_inner()),
-        Stats {
-            blobs_scanned: scanned.into_inner(),
-            bytes_scanned: bytes.into_inner(),
-            skipped_binary: binary.into_inner(),
-            skipped_too_large: large.into_inner(),
-            ..Stats::default()
-        },
-    ))
+}
+
+/// What a blob worker reads and counts with.
+struct Worker<'a> {
+    jobs: &'a [Job],
+    commits: &'a [CommitEntry],
+    detector: &'a Detector,
+    limits: &'a Limits,
+    c: &'a Counts,
+    on_bytes: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Worker<'_> {
+    /// Reads and scans one blob, counting what it skips.
+    fn scan_one(
+        &self,
+        r: &gix::Repository,
+        j: usize,
+        buf: &mut Vec<u8>,
+    ) -> anyhow::Result<Vec<Located>> {
+        let (job, c, limits) = (&self.jobs[j], self.c, self.limits);
+        if let Ok(h) = r.find_header(job.id)
+            && h.size() > limits.max_file_size
+        {
+            c.large.fetch_add(1, Relaxed);
+            return Ok(Vec::new());
+        }
+        let data = match r.objects.find_blob(&job.id, buf) {
+            Ok(b) => b.data,
+            Err(e) => anyhow::bail!("cannot read blob {} ({}): {e}", job.id, job.path),
+        };
+        if data.len() as u64 > limits.max_file_size {
+            c.large.fetch_add(1, Relaxed);
+            return Ok(Vec::new());
+        }
+        if is_binary(data) {
+            c.binary.fetch_add(1, Relaxed);
+            return Ok(Vec::new());
+        }
+        c.scanned.fetch_add(1, Relaxed);
+        c.bytes.fetch_add(data.len() as u64, Relaxed);
+        (self.on_bytes)(data.len() as u64);
+        let info = &self.commits[job.commit].info;
+        let hits = self.detector.scan(&job.path, Some(&info.sha), data);
+        Ok(locate(data, hits, &job.path, Some(info)))
+    }
+}
+
+/// Counters shared by the blob workers.
+#[derive(Default)]
+struct Counts {
+    scanned: AtomicU64,
+    bytes: AtomicU64,
+    binary: AtomicU64,
+    large: AtomicU64,
 }
 
 /// The blob at `path` in tree `root`, if any.

@@ -94,6 +94,11 @@ pub struct ScanArgs {
     /// Scan an image archive: a `docker save` tar, or an OCI image layout (directory or tar).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["history", "since", "no_tree", "staged"])]
     pub archive: Option<PathBuf>,
+    /// Scan shard I of N (1-based): a deterministic 1/N of the history's unique blobs and of the working
+    /// tree's files, split by bytes; each shard reports and fails on its own findings (default: from
+    /// CI_NODE_INDEX and CI_NODE_TOTAL in a job with `parallel:`).
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["staged", "image", "archive"])]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// What the scan found and counted, after suppression.

@@ -54,6 +54,8 @@ pub struct Plan {
     pub prefix: String,
     /// Scan this image instead of the repository.
     pub image: Option<super::image::Source>,
+    /// Scan only this shard of the working tree and the history.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Plan {
@@ -94,6 +96,7 @@ impl Plan {
             },
             prefix: seen.prefix.clone(),
             image: s.image.clone(),
+            shard: s.shard,
         })
     }
 
@@ -117,11 +120,15 @@ impl Plan {
             Some(f) => format!("file {}{f}", self.prefix),
             None => "working tree".into(),
         };
-        match (self.tree, h) {
+        let what = match (self.tree, h) {
             (true, Some(h)) => format!("{tree} and {h}"),
             (true, None) => tree,
             (false, Some(h)) => h,
             (false, None) => "nothing".into(),
+        };
+        match self.shard {
+            Some(s) => format!("{what}, shard {s}"),
+            None => what,
         }
     }
 
@@ -391,6 +398,7 @@ mod tests {
             limits: Limits::default(),
             image: None,
             image_skip: Default::default(),
+            shard: None,
         }
     }
 

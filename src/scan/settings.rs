@@ -48,6 +48,8 @@ pub struct Settings {
     pub image: Option<super::image::Source>,
     /// The image skip list (`[scan] image_skip`, `image_skip_add`).
     pub image_skip: super::image::SkipList,
+    /// The shard of the repository scan this run does (`--shard`, or `CI_NODE_INDEX`/`CI_NODE_TOTAL`).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Settings {
@@ -76,7 +78,10 @@ impl Settings {
                 ),
             ));
         }
+        let shard = shard_of(args, file.is_some())?;
         Ok(Settings {
+            report: report_target(args, cfg, shard)?,
+            shard,
             root,
             file,
             project_dir: app.ctx.project_dir.clone(),
@@ -87,7 +92,6 @@ impl Settings {
             staged: args.staged,
             redact,
             verbose: app.out.is_verbose(),
-            report: report_target(args, cfg)?,
             baseline: args.baseline.clone().or_else(|| cfg.baseline.clone()),
             exit_code: args.exit_code.or(cfg.exit_code).unwrap_or(1),
             limits: Limits {
@@ -103,6 +107,7 @@ impl Settings {
                     .unwrap_or_else(found::default_threads)
                     .max(1),
                 own: Default::default(),
+                only: None,
             },
             image: image_source(args),
             image_skip: super::image::SkipList::configured(
@@ -112,6 +117,23 @@ impl Settings {
             .code(ExitCode::Usage)?,
         })
     }
+}
+
+/// The shard to scan: `--shard I/N`, else `CI_NODE_INDEX`/`CI_NODE_TOTAL`. A single file, the staged
+/// changes and an image are not sharded: `--shard` with them is a usage error, the CI variables are
+/// left aside.
+fn shard_of(args: &ScanArgs, single_file: bool) -> anyhow::Result<Option<crate::shard::Shard>> {
+    let unshardable = single_file || args.staged || args.image.is_some() || args.archive.is_some();
+    if args.shard.is_some() && unshardable {
+        return Err(coded(
+            ExitCode::Usage,
+            "--shard splits a repository scan (working tree and history): drop it for a single file, --staged, --image or --archive",
+        ));
+    }
+    if unshardable {
+        return Ok(None);
+    }
+    crate::shard::Shard::resolve(args.shard)
 }
 
 /// `--image REF` or `--archive FILE`.
@@ -166,9 +188,12 @@ fn target(path: Option<&Path>, project_dir: &Path) -> anyhow::Result<(PathBuf, O
 }
 
 /// The report format and path from `--report-format`, `--report-path` and `[scan]`.
+/// A shard's default report name carries its shard (`gl-secret-detection-report-2-of-4.json`), so the
+/// reports of every shard can sit in one directory.
 fn report_target(
     args: &ScanArgs,
     cfg: &ScanConfig,
+    shard: Option<crate::shard::Shard>,
 ) -> anyhow::Result<Option<(ReportFormat, PathBuf)>> {
     let path = args.report_path.clone().or_else(|| cfg.report_path.clone());
     let format = args
@@ -179,7 +204,7 @@ fn report_target(
         (Some(f), p) => Ok(Some((
             f,
             // The default report goes to stevedore's output directory (`.stevedore/`, git-ignored).
-            p.unwrap_or_else(|| PathBuf::from(crate::summary::DIR).join(f.default_path())),
+            p.unwrap_or_else(|| PathBuf::from(crate::summary::DIR).join(f.default_name(shard))),
         ))),
         (None, Some(p)) => Err(coded(
             ExitCode::Usage,
@@ -489,6 +514,15 @@ impl ReportFormat {
             ReportFormat::Json => "stevedore-scan.json",
             ReportFormat::Csv => "stevedore-scan.csv",
             ReportFormat::Junit => "stevedore-scan.xml",
+        }
+    }
+
+    /// The default report's file name, with `-I-of-N` before the extension for a shard.
+    pub fn default_name(self, shard: Option<crate::shard::Shard>) -> String {
+        let name = self.default_path();
+        match (shard, name.rsplit_once('.')) {
+            (Some(s), Some((stem, ext))) => format!("{stem}{}.{ext}", s.suffix()),
+            _ => name.to_string(),
         }
     }
 

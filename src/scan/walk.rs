@@ -103,18 +103,7 @@ pub fn scan_tree(
         Some(f) => root.join(f),
         None => root.to_path_buf(),
     };
-    let walker = ignore::WalkBuilder::new(&start)
-        .hidden(false)
-        .parents(true)
-        .git_ignore(true)
-        .git_global(true)
-        .git_exclude(true)
-        .require_git(false)
-        .ignore(false)
-        .follow_links(false)
-        .threads(limits.threads.max(1))
-        .filter_entry(|e| e.file_name() != ".git" && e.file_name() != super::suppress::OWN_DIR)
-        .build_parallel();
+    let walker = walker(&start, limits.threads);
     walker.run(|| {
         let counters = &counters;
         let found = &found;
@@ -168,6 +157,60 @@ pub fn scan_tree(
     }
 }
 
+/// The parallel walk of `start`: what git would track or show as untracked, hidden files included,
+/// without `.git/` and stevedore's own directory.
+fn walker(start: &Path, threads: usize) -> ignore::WalkParallel {
+    ignore::WalkBuilder::new(start)
+        .hidden(false)
+        .parents(true)
+        .git_ignore(true)
+        .git_global(true)
+        .git_exclude(true)
+        .require_git(false)
+        .ignore(false)
+        .follow_links(false)
+        .threads(threads.max(1))
+        .filter_entry(|e| e.file_name() != ".git" && e.file_name() != super::suppress::OWN_DIR)
+        .build_parallel()
+}
+
+/// The files a working-tree scan of `root` (or of `file` in it) would read, as findings name them
+/// (`prefix` + path), with their sizes, sorted by path: what a sharded scan splits. stevedore's own and
+/// excluded files are left out.
+pub fn list_tree(
+    root: &Path,
+    file: Option<&str>,
+    prefix: &str,
+    limits: &Limits,
+) -> Vec<(String, u64)> {
+    let start = match file {
+        Some(f) => root.join(f),
+        None => root.to_path_buf(),
+    };
+    let listed: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+    walker(&start, limits.threads).run(|| {
+        let listed = &listed;
+        Box::new(move |entry| {
+            if let Ok(e) = entry
+                && e.file_type().is_some_and(|t| t.is_file())
+            {
+                let rel = format!("{prefix}{}", relative(root, e.path()));
+                if !limits.own.contains(&rel) && !limits.excluded(&rel) {
+                    let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    listed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((rel, len));
+                }
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let mut out = listed.into_inner().unwrap_or_else(|e| e.into_inner());
+    out.sort();
+    out
+}
+
 /// Scans one file of the walk, counting what it skips.
 fn scan_file(
     path: &Path,
@@ -178,7 +221,7 @@ fn scan_file(
     on_bytes: &(dyn Fn(u64) + Sync),
     on_error: &(dyn Fn(String) + Sync),
 ) -> Vec<Located> {
-    if limits.own.contains(rel) {
+    if limits.own.contains(rel) || limits.only.as_ref().is_some_and(|o| !o.contains(rel)) {
         return Vec::new();
     }
     if limits.excluded(rel) {
