@@ -974,6 +974,35 @@ fn push_with_credential_helpers_from_docker_config() {
     assert!(!err.contains("~/.docker/config.json"), "{err}");
 }
 
+/// The image configuration of `path:tag` as the registry serves it (manifest, then config blob).
+fn image_config(reg: &Registry, path: &str, tag: &str) -> String {
+    let auth = format!("{}:{}", reg.user, reg.password);
+    let manifest = sh(
+        "curl",
+        &[
+            "-sf",
+            "-u",
+            &auth,
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            &format!("http://{}/v2/{path}/manifests/{tag}", reg.host),
+        ],
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("a JSON manifest");
+    let digest = manifest["config"]["digest"]
+        .as_str()
+        .expect("the manifest names its config");
+    sh(
+        "curl",
+        &[
+            "-sf",
+            "-u",
+            &auth,
+            &format!("http://{}/v2/{path}/blobs/{digest}", reg.host),
+        ],
+    )
+}
+
 #[test]
 fn a_fresh_daemon_pulls_the_previous_release_as_cache() {
     require_docker();
@@ -1015,6 +1044,14 @@ fn a_fresh_daemon_pulls_the_previous_release_as_cache() {
     };
     let (code, _out, err) = run("v1.0.0");
     assert_eq!(code, 0, "{err}");
+    // The pushed image carries BuildKit's inline cache metadata by default (BUILDKIT_INLINE_CACHE):
+    // what lets the next fresh runner reuse its layers.
+    let path = image.split_once('/').unwrap().1;
+    let config = image_config(&reg, path, "latest");
+    assert!(
+        config.contains("\"moby.buildkit.cache.v0\""),
+        "no inline cache metadata in the pushed image's config: {config}"
+    );
     // A fresh runner: the daemon holds none of the release's images.
     for t in &tags1 {
         let _ = Command::new("docker").args(["rmi", t]).output();
