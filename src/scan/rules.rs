@@ -153,7 +153,8 @@ pub(crate) fn context(id: &str, description: &str, names: &[&str], value: &str) 
             kind: Kind::Context,
             before: 0,
             after: 1,
-            check: None,
+            // A UUID under an `…_ID` name is an id, except for the rules that report client ids.
+            check: (!id.ends_with("-id")).then_some(checks::not_an_id as fn(&Candidate) -> bool),
         },
     }
 }

@@ -153,7 +153,8 @@ pub(super) fn rules() -> Vec<Def> {
         context("linkedin-client-secret", "LinkedIn client secret", &["linkedin", "linked-in", "linked_in"], r"[a-z0-9]{16}"),
         context("looker-client-id", "Looker client ID", &["looker"], r"[A-Za-z0-9]{20}"),
         context("looker-client-secret", "Looker client secret", &["looker"], r"[A-Za-z0-9]{24}"),
-        token("mapbox-api-token", "Mapbox access token", &["pk.ey", "sk.ey", "mapbox"], r"\b((?:pk|sk)\.[A-Za-z0-9]{60}\.[A-Za-z0-9_\-]{22})(?:[^A-Za-z0-9_\-]|$)"),
+        // Mapbox: `sk.` tokens are secret; `pk.` tokens are public by design (they ship to browsers).
+        token("mapbox-api-token", "Mapbox secret access token (sk.)", &["sk.ey"], r"\b(sk\.[A-Za-z0-9]{60}\.[A-Za-z0-9_\-]{22})(?:[^A-Za-z0-9_\-]|$)"),
         token("maxmind-license-key", "MaxMind license key", &["_mmk"], r"\b([A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)\b"),
         token("notion-api-token", "Notion integration token", &["ntn_", "secret_"], r"\b(ntn_[0-9]{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})\b"),
         context("nytimes-access-token", "New York Times API key", &["nytimes", "new-york-times", "newyorktimes"], r"[A-Za-z0-9=_\-]{32}"),

@@ -246,7 +246,7 @@ sentry:
   dsn: https://{rnd(32, hexd)}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}
 newrelic:
   api_key: NRAK-{rnd(27, string.ascii_uppercase + string.digits)}
-""", ['grafana-cloud-api-token', 'grafana-service-account-token', 'newrelic-user-api-key', 'sentry-dsn'])
+""", ['grafana-cloud-api-token', 'grafana-service-account-token', 'newrelic-user-api-key'])  # a DSN with only the public key is public (issue 19)
 
 put('ai/.env', f"""GROQ_API_KEY=gsk_{rnd(52)}
 REPLICATE_API_TOKEN=r8_{rnd(37)}
@@ -511,6 +511,214 @@ put('negative/docker-config.json', json.dumps({"auths": {"registry.example.com":
 put('negative/.netrc', '''machine api.internal login deploy password $DEPLOY_TOKEN
 machine example.com login me password changeme
 ''', [])
+
+
+# Issue 19: what real repositories hold. Labels may carry `@LINE`: the finding's line is checked too.
+def line_of(text, needle):
+    return text[:text.index(needle)].count('\n') + 1
+
+def at(rule, text, needle):
+    return f'{rule}@{line_of(text, needle)}'
+
+# Command lines in scripts and runbooks (rules of the previous session, now in the corpus).
+my_pw, dump_pw, redis_pw, cli_pw = rnd(14), rnd(12) + '#' + rnd(3), rnd(24), rnd(18)
+okta = '00' + rnd(40, AN + '_-')
+drf = rnd(40, hexd)
+t = f"""#!/usr/bin/env bash
+# Nightly maintenance of the portal database and cache.
+set -euo pipefail
+
+mysql -h db.internal -u portal -p'{my_pw}' portal < migrate.sql
+mysqldump --single-transaction -uportal -p{dump_pw} portal | gzip > /backup/portal.sql.gz
+redis-cli -h cache.internal -a {redis_pw} FLUSHDB
+redis-server --port 6380 --requirepass "{cli_pw}" --daemonize yes
+
+curl -sS https://acme.okta.com/api/v1/users \\
+  -H "Accept: application/json" \\
+  -H "Authorization: SSWS {okta}"
+"""
+put('scripts/db-maintenance.sh', t,
+    [at('mysql-password-argument', t, my_pw), at('mysql-password-argument', t, dump_pw),
+     at('redis-password', t, redis_pw), at('redis-password', t, cli_pw),
+     at('authorization-token-scheme', t, okta)])
+redis_url_pw = rnd(20)
+t = f"""import requests
+
+CACHE_URL = "redis://:{redis_url_pw}@cache.internal:6379/0"
+
+def tickets():
+    return requests.get(
+        "https://support.acme.io/api/tickets",
+        headers={{"Authorization": "Token {drf}"}},
+    ).json()
+"""
+sentry_secret = rnd(32, hexd)
+t += f'''
+# The legacy DSN form carries the secret key after the public one.
+SENTRY_DSN = "https://{rnd(32, hexd)}:{sentry_secret}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}"
+'''
+put('python/jobs.py', t, [at('authorization-token-scheme', t, drf), at('url-credentials', t, redis_url_pw),
+                          at('sentry-dsn', t, sentry_secret)])
+heroku_key = uuid()
+t = f"""provider "heroku" {{
+  email   = "ops@acme.io"
+  api_key = "{heroku_key}"
+}}
+
+resource "heroku_app" "portal" {{
+  name   = "acme-portal"
+  region = "eu"
+}}
+"""
+put('infra/heroku.tf', t, [at('heroku-api-key-terraform', t, heroku_key)])
+
+# Multi-line keys: located at the BEGIN line; a match that starts with the previous line's newline
+# is located on the value's line.
+key_block = pem('OPENSSH PRIVATE KEY')
+indented = ''.join('      ' + l + '\n' for l in key_block.splitlines())
+drone_tok = rnd(32)
+t = f"""deploy:
+  stage: deploy
+  variables:
+    SSH_HOST: app.internal
+  script:
+    - |
+      cat > ~/.ssh/id_ed25519 <<'KEY'
+{indented}      KEY
+"""
+put('ci/deploy-key.gitlab-ci.yml', t, [at('private-key', t, '-----BEGIN OPENSSH')])
+t = f"""# Drone runner
+DRONE_RPC_HOST=drone.internal
+DRONECI_TOKEN={drone_tok}
+"""
+put('ci/runner.env', t, [at('droneci-access-token', t, drone_tok)])
+
+# Service configuration: docker-compose environment as a list and as a map.
+rabbit_pw, pg_pw, minio_pw = rnd(16), rnd(12) + '!' + rnd(4), rnd(20)
+t = f"""services:
+  queue:
+    image: rabbitmq:3-management
+    environment:
+      - RABBITMQ_DEFAULT_USER=portal
+      - RABBITMQ_DEFAULT_PASS={rabbit_pw}
+      - RABBITMQ_DEFAULT_VHOST=/
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_USER: portal
+      POSTGRES_PASSWORD: "{pg_pw}"
+      POSTGRES_DB: portal
+  storage:
+    image: minio/minio
+    environment:
+      - "MINIO_ROOT_USER=admin"
+      - "MINIO_ROOT_PASSWORD={minio_pw}"
+      - MINIO_BROWSER_REDIRECT_URL=https://console.acme.io
+"""
+put('docker/docker-compose.yml', t,
+    [at('compose-environment-secret', t, rabbit_pw), at('compose-environment-secret', t, pg_pw),
+     at('compose-environment-secret', t, minio_pw)])
+
+# .NET: Web.config appSettings and connection strings; appsettings.json secret-named keys.
+stripe_live = 'sk_live_' + rnd(24)
+signing = rnd(32, AN + '+/')
+sql_pw = rnd(14)
+t = f"""<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <appSettings>
+    <add key="webpages:Version" value="3.0.0.0" />
+    <add key="Environment" value="Production" />
+    <add key="JwtSigningSecret" value="{signing}" />
+    <add key="PaymentsApiKey" value="{stripe_live}" />
+    <add key="ClientValidationEnabled" value="true" />
+  </appSettings>
+  <connectionStrings>
+    <add name="Portal" connectionString="Server=sql.internal;Database=Portal;User Id=portal;Password={sql_pw};" providerName="System.Data.SqlClient" />
+  </connectionStrings>
+</configuration>
+"""
+put('dotnet/Web.config', t,
+    [at('dotnet-app-setting-secret', t, signing), at('stripe-access-token', t, stripe_live),
+     at('connection-string-password', t, sql_pw)])
+sendgrid_like = rnd(40, AN + '_-')
+jwt_key = rnd(48, AN)
+pg_conn_pw = rnd(16)
+t = f"""{{
+  "Logging": {{ "LogLevel": {{ "Default": "Information" }} }},
+  "ConnectionStrings": {{
+    "Default": "Host=pg.internal;Database=portal;Username=portal;Password={pg_conn_pw}"
+  }},
+  "Jwt": {{
+    "Issuer": "https://portal.acme.io",
+    "SigningKey": "{jwt_key}"
+  }},
+  "Mail": {{
+    "ApiKey": "{sendgrid_like}",
+    "From": "noreply@acme.io"
+  }},
+  "AllowedHosts": "*"
+}}
+"""
+put('dotnet/appsettings.Production.json', t,
+    [at('connection-string-password', t, pg_conn_pw), at('generic-api-key', t, jwt_key),
+     at('generic-api-key', t, sendgrid_like)])
+
+# Pusher: the app secret is found by its context, the app key is public.
+pusher_secret = rnd(20, hexd)
+t = f"""APP_NAME=Portal
+BROADCAST_DRIVER=pusher
+PUSHER_APP_ID={R.randint(1000000, 1999999)}
+PUSHER_APP_KEY={rnd(20, hexd)}
+PUSHER_APP_SECRET={pusher_secret}
+PUSHER_APP_CLUSTER=eu
+VITE_PUSHER_APP_KEY="${{PUSHER_APP_KEY}}"
+"""
+put('php/.env.production', t, [at('pusher-app-secret', t, pusher_secret)])
+
+# Public by design, and ids, cache and lock keys: no finding.
+vapid_pub = 'B' + rnd(86, AN + '-_')
+mapbox_pk = 'pk.eyJ1IjoiYWNtZS1tYXBzIiwiYSI6I' + rnd(29) + '.' + rnd(22, AN + '-_')
+put('negative/public-client.js', f"""// Values shipped to every browser: public by design.
+export const config = {{
+  vapidPublicKey: "{vapid_pub}",
+  mapboxAccessToken: "{mapbox_pk}",
+  sentryDsn: "https://{rnd(32, hexd)}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}",
+  pusherKey: "{rnd(20, hexd)}",
+  pusherCluster: "eu",
+}};
+
+navigator.serviceWorker.ready.then((reg) =>
+  reg.pushManager.subscribe({{
+    userVisibleOnly: true,
+    applicationServerKey: urlBase64ToUint8Array("{vapid_pub}"),
+  }}),
+);
+mapboxgl.accessToken = "{mapbox_pk}";
+""", [])
+put('negative/.env.example', f"""# Copy to .env and fill in. Test-mode keys of the shared sandbox account.
+STRIPE_KEY=pk_test_{rnd(24)}
+STRIPE_SECRET=sk_test_{rnd(24)}
+PUSHER_APP_KEY={rnd(20, hexd)}
+VAPID_PUBLIC_KEY={vapid_pub}
+MAPBOX_TOKEN={mapbox_pk}
+APP_ID={uuid()}
+""", [])
+put('negative/ids-and-keys.py', f"""HEROKU_APP_ID = "{uuid()}"
+SNYK_ORG_ID = "{uuid()}"
+CODECOV_REPO_ID = "{uuid()}"
+app_id = "{uuid()}"
+tenant_id = "{uuid()}"
+
+CACHE_KEY = "deps-{rnd(40, hexd)}"
+LOCK_KEY = "migrations:lock:{rnd(32, hexd)}"
+lock_key = f"deploy-lock-{rnd(24, hexd)}"
+rate_limit_key = "rl:{rnd(24, hexd)}"
+IDEMPOTENCY_KEY = "{uuid()}"
+
+def cache_for(build):
+    redis_lock_key = "lock/{rnd(32, hexd)}"
+    return redis_lock_key
+""", [])
 
 here = os.path.dirname(os.path.abspath(__file__))
 for name, text in files.items():
