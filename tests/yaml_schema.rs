@@ -241,7 +241,7 @@ fn the_template_keeps_the_pipeline_contract() {
     assert_eq!(staging["environment"]["name"], "staging");
     assert_eq!(
         staging["rules"][0]["if"],
-        r"$CI_COMMIT_TAG =~ /^v?\d+\.\d+\.\d+-(beta|rc)\.\d+$/"
+        r#"$CI_COMMIT_TAG =~ /^v?\d+\.\d+\.\d+-(beta|rc)\.\d+$/ && $STEVEDORE_DEPLOY_PARALLEL == "1""#
     );
     assert_eq!(
         staging["script"][0],
@@ -251,7 +251,7 @@ fn the_template_keeps_the_pipeline_contract() {
     assert_eq!(prod["environment"]["name"], "production");
     assert_eq!(
         prod["rules"][0]["if"],
-        r#"$CI_COMMIT_TAG =~ /^v?\d+\.\d+\.\d+$/ && $CI_COMMIT_REF_PROTECTED == "true""#
+        r#"$CI_COMMIT_TAG =~ /^v?\d+\.\d+\.\d+$/ && $CI_COMMIT_REF_PROTECTED == "true" && $STEVEDORE_DEPLOY_PARALLEL == "1""#
     );
     assert_eq!(prod["rules"][0]["when"], "manual");
     assert_eq!(prod["rules"].as_array().unwrap().len(), 1);
@@ -367,4 +367,84 @@ fn the_readme_pipeline_examples_are_valid() {
         rest = &body[end + 3..];
     }
     assert!(blocks >= 1, "README.md shows no pipeline example");
+}
+
+/// Issue 13: `scan_parallel` and `deploy_parallel` (default 1: the single jobs, nothing sharded) turn
+/// on `parallel:` shard jobs and one final notify job that gathers them; valid against the schema.
+#[test]
+fn the_template_shards_scan_and_deploy_over_parallel_jobs() {
+    let v = validator();
+    let docs = documents(TEMPLATE);
+    let defaults = template_inputs(&docs[0]);
+    assert_eq!(defaults["scan_parallel"], json!(1));
+    assert_eq!(defaults["deploy_parallel"], json!(1));
+    let one = interpolate(&docs[1], &defaults, &mut Vec::new());
+    assert_eq!(
+        one[".stevedore"]["variables"]["STEVEDORE_SCAN_PARALLEL"],
+        json!(1)
+    );
+    assert_eq!(
+        one["secret-scan"]["rules"][0]["if"],
+        r#"$STEVEDORE_SCAN_PARALLEL == "1""#
+    );
+    assert_eq!(one["notify"]["rules"][0]["when"], "never");
+    let mut inputs = defaults.clone();
+    inputs.insert("scan_parallel".into(), json!(3));
+    inputs.insert("deploy_parallel".into(), json!(4));
+    let jobs = interpolate(&docs[1], &inputs, &mut Vec::new());
+    assert_valid(
+        &v,
+        "the template's jobs (3 scan and 4 deploy shards)",
+        &jobs,
+    );
+    assert_eq!(jobs["secret-scan-shards"]["parallel"], json!(3));
+    assert_eq!(
+        jobs["secret-scan-shards"]["artifacts"]["reports"]["secret_detection"],
+        ".stevedore/gl-secret-detection-report-*-of-*.json"
+    );
+    for job in ["deploy-staging-shards", "deploy-production-shards"] {
+        assert_eq!(jobs[job]["parallel"], json!(4), "{job}");
+        assert!(
+            jobs[job].get("resource_group").is_none(),
+            "{job} would run one shard at a time"
+        );
+        assert!(
+            jobs[job]["rules"][0]["if"]
+                .as_str()
+                .unwrap()
+                .ends_with(r#"$STEVEDORE_DEPLOY_PARALLEL != "1""#)
+        );
+    }
+    let notify = &jobs["notify"];
+    let needs: Vec<&str> = notify["needs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            assert_eq!(n["optional"], true);
+            n["job"].as_str().unwrap()
+        })
+        .collect();
+    for j in [
+        "secret-scan-shards",
+        "deploy-staging-shards",
+        "deploy-production-shards",
+    ] {
+        assert!(needs.contains(&j), "notify does not wait for {j}");
+    }
+    assert_eq!(notify["rules"][1]["when"], "always");
+    assert_eq!(
+        notify["rules"][1]["variables"]["STEVEDORE_NOTIFY_SHARDS"],
+        "scan=3,deploy=4"
+    );
+    assert_eq!(
+        notify["rules"][3]["variables"]["STEVEDORE_NOTIFY_SHARDS"],
+        "scan=3"
+    );
+    assert!(
+        notify["script"][0]
+            .as_str()
+            .unwrap()
+            .contains("stevedore notify --status auto")
+    );
 }
