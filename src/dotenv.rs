@@ -28,10 +28,12 @@ pub fn render(pairs: &[(&str, String)]) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// Writes pairs to `path` (through a temporary file, so a reader never sees half of it).
+/// Writes pairs to `path` (through a temporary file of this process, so a reader never sees half of it
+/// and two processes writing the same file at once — parallel jobs sharing a directory — never take
+/// each other's temporary file).
 pub fn write(path: &Path, pairs: &[(&str, String)]) -> anyhow::Result<()> {
     let text = crate::redact::redact(&render(pairs)?);
-    let tmp = path.with_extension("tmp-stevedore");
+    let tmp = path.with_extension(format!("tmp-stevedore.{}", std::process::id()));
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
     let made = match parent {
         // stevedore's output directory gets its `.gitignore`.

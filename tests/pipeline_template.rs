@@ -1,6 +1,7 @@
 //! The template end to end: `ci/test-template` runs it with gitlab-ci-local 4.73.0 (shell executor,
 //! offline) in a throwaway project — a prerelease tag takes the staging path, a protected release tag the
-//! (manual) production path, an unprotected release tag is refused — with this build's stevedore, the real
+//! (manual) production path, an unprotected release tag is refused, 3 scan and 4 deploy shards report in one
+//! message (issue 13) — with this build's stevedore, the real
 //! Docker daemon and a throwaway registry on loopback to push to.
 
 mod common;
@@ -69,5 +70,16 @@ fn the_template_takes_each_tag_down_its_path() {
         );
         assert!(stdout.contains("unprotected: outcomes:"), "{stdout}");
         assert!(stdout.contains("leak: outcomes:"), "{stdout}");
+        // Issue 13: 3 scan shards, 4 deploy shards, one notify job gathering them.
+        for want in [
+            "ok   sharded: scan shards passed: 3",
+            "ok   sharded: deploy shards passed: 4",
+            "ok   sharded: each client deployed once",
+            "ok   sharded: clients in the one message: 10",
+            "ok   sharded: one deploy line for the 4 shards",
+            "ok   sharded: the message reports success",
+        ] {
+            assert!(stdout.contains(want), "{want}:\n{stdout}");
+        }
     }
 }

@@ -145,7 +145,7 @@ fn fold(step: &str, n: u32, all: &[StepOutcome], project_dir: &Path) -> StepOutc
         })
         .collect::<Vec<_>>());
     o.facts["missing_shards"] = json!(missing);
-    o.headline = headline(n, &missing, &failed, &present);
+    o.headline = headline(n, &missing, &failed, &o.facts);
     if let Some(first) = failed.first().or(present.first()) {
         o.scope = first.scope.clone();
         if !failed.is_empty() {
@@ -157,12 +157,7 @@ fn fold(step: &str, n: u32, all: &[StepOutcome], project_dir: &Path) -> StepOutc
 }
 
 /// What the step's line says: missing shards first, then the failing shards' own headlines.
-fn headline(
-    n: u32,
-    missing: &[String],
-    failed: &[&StepOutcome],
-    present: &[&StepOutcome],
-) -> String {
+fn headline(n: u32, missing: &[String], failed: &[&StepOutcome], facts: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
     if !missing.is_empty() {
         parts.push(format!(
@@ -176,8 +171,20 @@ fn headline(
         parts.push(format!("shard {s}: {}", f.headline));
     }
     if parts.is_empty() {
-        let first = present.first().map(|e| e.headline.as_str()).unwrap_or("");
-        return format!("{n} shards, all passed — shard 1: {first}");
+        let num = |k: &str| facts[k].as_u64().unwrap_or(0);
+        if let Some(env) = facts["environment"].as_str() {
+            return format!(
+                "{env}: {} ok, {} failed, {} timeout, {} skipped ({n} shards)",
+                num("ok"),
+                num("failed"),
+                num("timeout"),
+                num("skipped")
+            );
+        }
+        if facts.get("findings").is_some() && num("findings") == 0 {
+            return format!("no leaks found ({n} shards)");
+        }
+        return format!("{n} shards, all passed");
     }
     parts.join("; ")
 }
