@@ -107,15 +107,6 @@ impl<'a> Shown<'a> {
     }
 }
 
-/// A session ID for BuildKit, unique enough for one daemon.
-fn session_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("stevedore-{}-{nanos:x}", std::process::id())
-}
-
 /// The build request's options for the plan.
 fn options(plan: &Plan) -> BuildImageOptions {
     let s = &plan.settings;
@@ -143,7 +134,8 @@ fn options(plan: &Plan) -> BuildImageOptions {
         } else {
             BuilderVersion::BuilderV1
         },
-        session: buildkit.then(session_id),
+        // BuildKit's session is ours (see `super::buildkit`), named when the build starts.
+        session: None,
         pull: s.pull.then(|| "1".to_string()),
         networkmode: s.network.clone(),
         extrahosts: (!s.extra_hosts.is_empty()).then(|| s.extra_hosts.join(",")),
@@ -157,21 +149,33 @@ pub async fn build(app: &App, docker: &Docker, plan: &Plan) -> anyhow::Result<Bu
     let s = &plan.settings;
     let (body, stats) = context::stream(s.context.clone(), s.matcher.clone());
     let progress = app.out.progress("sending context", None, true);
-    let body = bollard::body_try_stream(with_progress(progress, body));
 
     let mut tracker = Tracker::default();
     let mut shown = Shown::new(app, s.progress);
-    let stream = docker.build_image(options(plan), None, Some(body));
     let consume = async {
-        let mut stream = std::pin::pin!(stream);
+        let mut stream = if plan.builder == Builder::BuildKit {
+            let body = with_progress(progress, body);
+            match super::buildkit::build(docker, s, options(plan), body).await {
+                Ok(stream) => stream.boxed(),
+                Err(e) => return Ok(Err(e)),
+            }
+        } else {
+            let body = bollard::body_try_stream(with_progress(progress, body));
+            docker.build_image(options(plan), None, Some(body)).boxed()
+        };
         while let Some(item) = stream.next().await {
             for line in tracker.item(&item?) {
                 shown.line(line);
             }
         }
-        Ok::<(), DockerError>(())
+        Ok::<_, DockerError>(Ok(()))
     };
-    let result = tokio::time::timeout(s.timeout, consume).await;
+    let result = match tokio::time::timeout(s.timeout, consume).await {
+        Ok(Ok(Err(session))) => return Err(session_failure(session)),
+        Ok(Ok(Ok(()))) => Ok(Ok(())),
+        Ok(Err(e)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    };
     shown.finish();
     let walk_error = stats.error();
     failure(result, walk_error, &tracker, s.timeout.as_secs())?;
@@ -192,6 +196,20 @@ pub async fn build(app: &App, docker: &Docker, plan: &Plan) -> anyhow::Result<Bu
         context_entries: stats.entries.load(load),
         ignored: stats.ignored.load(load),
     })
+}
+
+/// A BuildKit session or build request that could not start: exit 4 unless it is already coded (a
+/// secret that cannot be read is exit 2).
+fn session_failure(e: anyhow::Error) -> anyhow::Error {
+    if crate::exit::code_of(&e) != ExitCode::Problem {
+        return e;
+    }
+    coded(
+        ExitCode::Outside,
+        format!(
+            "cannot start the BuildKit build: {e:#} — check the daemon, or use --builder classic if it has no BuildKit"
+        ),
+    )
 }
 
 /// Turns the build stream's end into an error naming the cause and the fix, when it failed.

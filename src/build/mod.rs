@@ -11,6 +11,7 @@
 //! (credentials and the registry API), [`push`], [`disk`] (the free-space guard).
 
 pub mod builder;
+pub mod buildkit;
 pub mod context;
 pub mod disk;
 pub mod dockerignore;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod progress;
 pub mod push;
 pub mod registry;
+pub mod session;
 pub mod settings;
 pub mod tags;
 
@@ -63,6 +65,8 @@ pub struct BuildConfig {
     /// `scan_image`: scan the built image for secrets before `--push` (default true); a finding
     /// refuses the push.
     pub scan_image: Option<bool>,
+    /// `secrets`: build secrets in `--secret` syntax, `["id=npm,env=NPM_TOKEN"]` (BuildKit only).
+    pub secrets: Vec<String>,
 }
 
 /// Command-line arguments of `stevedore build`: the options, boxed so the CLI's command enum stays
@@ -163,9 +167,14 @@ pub struct BuildOptions {
     /// How to show the build output: auto (tty on a terminal, else plain), plain, tty, quiet.
     #[arg(long, value_enum, value_name = "TYPE", default_value_t = settings::ProgressMode::Auto)]
     pub progress: settings::ProgressMode,
-    /// Forward an SSH agent socket or keys to `RUN --mount=type=ssh`: `default` or `ID[=PATH]`.
-    #[arg(long, value_name = "default|ID[=PATH]")]
+    /// Forward an SSH agent to `RUN --mount=type=ssh`: `default` ($SSH_AUTH_SOCK) or `ID=SOCKET`
+    /// (repeatable; BuildKit only).
+    #[arg(long, value_name = "default|ID[=SOCKET]")]
     pub ssh: Vec<String>,
+    /// A build secret for `RUN --mount=type=secret,id=NAME`: `id=NAME[,env=VAR|,src=FILE]`, as with
+    /// `docker buildx build --secret` (repeatable; BuildKit only). Never written to a layer or the log.
+    #[arg(long, value_name = "id=NAME[,env=VAR|,src=FILE]")]
+    pub secret: Vec<String>,
 }
 
 /// Runs the step, records its outcome in the run summary and returns it.
@@ -179,6 +188,8 @@ pub async fn run(app: &App, args: &BuildArgs) -> anyhow::Result<StepOutcome> {
 async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<StepOutcome> {
     let settings = settings::resolve(&app.ctx, &app.config.build, args)?;
     let _section = outcome::section(app, &settings);
+    // What no daemon can change (a secret with --builder classic) is refused before any work.
+    plan::plan(settings.clone(), None).check()?;
     if app.dry_run {
         return Ok(outcome::dry_run(app, &plan::plan(settings, None), started));
     }

@@ -169,6 +169,21 @@ pub fn plan(settings: Settings, observed: Option<&Observed>) -> Plan {
 /// The settings this daemon's builder cannot honour (only known once the daemon was asked).
 fn refusals(settings: &Settings, builder: Builder, observed: Option<&Observed>) -> Vec<String> {
     let mut out = Vec::new();
+    if builder == Builder::Classic {
+        let mut needs = Vec::new();
+        if let Some(s) = settings.secrets.first() {
+            needs.push(format!("--secret id={}", s.id));
+        }
+        if let Some(s) = settings.ssh.first() {
+            needs.push(format!("--ssh {}", s.id));
+        }
+        if !needs.is_empty() {
+            out.push(format!(
+                "{}: the classic builder has no build secrets or SSH forwarding (only BuildKit's session serves them) — use --builder buildkit (or auto on a daemon with BuildKit), or drop the flag",
+                needs.join(" and ")
+            ));
+        }
+    }
     let api = observed.and_then(|o| o.api_version.as_deref());
     if builder == Builder::BuildKit
         && settings.shm_size.is_some()

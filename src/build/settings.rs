@@ -3,6 +3,7 @@
 //! name the flag (or `file:line:key`, from the config loader) and the fix; exit 2.
 
 use super::dockerignore::Matcher;
+use super::session::{secrets, ssh};
 use super::{BuildArgs, BuildConfig, tags};
 use crate::ci::Context;
 use crate::exit::{ExitCode, coded};
@@ -118,6 +119,10 @@ pub struct Settings {
     pub iidfile: Option<PathBuf>,
     /// `--progress`.
     pub progress: ProgressMode,
+    /// `--secret` and `[build] secrets`: IDs and sources, never values.
+    pub secrets: Vec<secrets::Spec>,
+    /// `--ssh`: agent sockets by ID.
+    pub ssh: Vec<ssh::Spec>,
 }
 
 fn usage(msg: String) -> anyhow::Error {
@@ -368,11 +373,6 @@ fn cache_to(raw: &str) -> anyhow::Result<()> {
 
 /// Resolves the settings from flags > environment > `[build]` > defaults.
 pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<Settings> {
-    if let Some(s) = args.ssh.first() {
-        return Err(usage(format!(
-            "--ssh {s}: stevedore cannot forward an SSH agent to the build yet (its BuildKit session serves registry credentials only) — fetch private sources before the build, or build this image with `docker buildx build --ssh`"
-        )));
-    }
     let context = context_dir(args)?;
     let dockerfile = dockerfile(&context, cfg, args)?;
     let matcher = ignore_matcher(&context, &dockerfile)?;
@@ -403,6 +403,7 @@ pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Re
         .map(|c| cache_source(c))
         .collect::<anyhow::Result<Vec<_>>>()?;
     args.cache_to.iter().try_for_each(|c| cache_to(c))?;
+    let (secrets, ssh) = session_specs(cfg, args)?;
     Ok(Settings {
         context,
         dockerfile,
@@ -435,7 +436,30 @@ pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Re
         shm_size: args.shm_size.as_deref().map(shm_size).transpose()?,
         iidfile: args.iidfile.clone(),
         progress: args.progress,
+        secrets,
+        ssh,
     })
+}
+
+/// The `--secret`s (after `[build] secrets`; a flag with the same ID wins) and the `--ssh` agents.
+fn session_specs(
+    cfg: &BuildConfig,
+    args: &BuildArgs,
+) -> anyhow::Result<(Vec<secrets::Spec>, Vec<ssh::Spec>)> {
+    let mut out: Vec<secrets::Spec> = Vec::new();
+    let given = cfg.secrets.iter().map(|s| (s, "[build] secrets"));
+    for (raw, from) in given.chain(args.secret.iter().map(|s| (s, "--secret"))) {
+        let spec = secrets::parse(raw, from)?;
+        out.retain(|o| o.id != spec.id);
+        out.push(spec);
+    }
+    let sock = std::env::var("SSH_AUTH_SOCK").ok();
+    let ssh = args
+        .ssh
+        .iter()
+        .map(|s| ssh::parse(s, sock.as_deref()))
+        .collect::<anyhow::Result<_>>()?;
+    Ok((out, ssh))
 }
 
 #[cfg(test)]

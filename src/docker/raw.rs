@@ -10,6 +10,7 @@ use crate::exit::{CodeExt, ExitCode, coded};
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -18,7 +19,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A raw client: one request per connection, empty request bodies, the whole answer read into memory.
+/// A byte stream to the daemon: a unix socket, TCP, or TLS over TCP.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+const USER_AGENT: &str = concat!("stevedore/", env!("CARGO_PKG_VERSION"));
+
+/// A raw client: one request per connection. [`Raw::request`] sends an empty body and reads the whole
+/// answer into memory; [`Raw::open`] streams both ways and can upgrade the connection (BuildKit's
+/// `/session`).
 #[derive(Clone)]
 pub struct Raw {
     address: Address,
@@ -84,46 +93,79 @@ impl Raw {
     }
 
     async fn exchange(&self, method: &str, path: &str) -> anyhow::Result<(u16, Bytes)> {
-        let uri = format!("/v{}{}", self.version, path);
         let req = hyper::Request::builder()
             .method(method)
-            .uri(&uri)
+            .uri(self.uri(path))
             .header("Host", "docker")
-            .header(
-                "User-Agent",
-                concat!("stevedore/", env!("CARGO_PKG_VERSION")),
-            )
+            .header("User-Agent", USER_AGENT)
             .body(Empty::<Bytes>::new())?;
+        send(self.connect().await?, req).await
+    }
+
+    /// The request URI of `path` (path and query under the API version, e.g. `/build?t=x`).
+    pub fn uri(&self, path: &str) -> String {
+        format!("/v{}{}", self.version, path)
+    }
+
+    /// A request builder for `method path` with the headers every request carries.
+    pub fn builder(&self, method: &str, path: &str) -> hyper::http::request::Builder {
+        hyper::Request::builder()
+            .method(method)
+            .uri(self.uri(path))
+            .header("Host", "docker")
+            .header("User-Agent", USER_AGENT)
+    }
+
+    /// Opens a new connection to the daemon (unix socket, TCP or TLS), ready for HTTP/1.1.
+    pub async fn connect(&self) -> anyhow::Result<TokioIo<Box<dyn Io>>> {
         let cannot = || format!("cannot connect to the Docker daemon at {}", self.describe);
-        match &self.address {
-            Address::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p)
+        let io: Box<dyn Io> = match &self.address {
+            Address::Unix(p) => Box::new(
+                tokio::net::UnixStream::connect(p)
                     .await
-                    .with_context(cannot)?;
-                send(TokioIo::new(s), req).await
-            }
+                    .with_context(cannot)?,
+            ),
             Address::Tcp(h) => {
                 let s = tokio::net::TcpStream::connect(h.as_str())
                     .await
                     .with_context(cannot)?;
                 match &self.tls {
-                    None => send(TokioIo::new(s), req).await,
-                    Some(config) => {
-                        let name = server_name(h)?;
-                        let s = tokio_rustls::TlsConnector::from(config.clone())
-                            .connect(name, s)
+                    None => Box::new(s),
+                    Some(config) => Box::new(
+                        tokio_rustls::TlsConnector::from(config.clone())
+                            .connect(server_name(h)?, s)
                             .await
                             .with_context(|| {
                                 format!(
                                     "TLS handshake with the Docker daemon at {} failed",
                                     self.describe
                                 )
-                            })?;
-                        send(TokioIo::new(s), req).await
-                    }
+                            })?,
+                    ),
                 }
             }
-        }
+        };
+        Ok(TokioIo::new(io))
+    }
+
+    /// Sends `req` on a new connection and returns the answer with its body still streaming (a build's
+    /// output), or — for a `101 Switching Protocols` — ready for [`hyper::upgrade::on`]. No timeout:
+    /// the caller bounds the exchange.
+    pub async fn open<B>(&self, req: hyper::Request<B>) -> anyhow::Result<hyper::Response<Incoming>>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let io = self.connect().await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .context("HTTP handshake with the Docker daemon failed")?;
+        tokio::spawn(conn.with_upgrades());
+        sender
+            .send_request(req)
+            .await
+            .context("request to the Docker daemon failed")
     }
 
     /// GETs `path` and deserializes the JSON answer; a status other than 200 is an error with the

@@ -273,28 +273,6 @@ fn compile_rule(rule: Rule) -> anyhow::Result<Compiled> {
     })
 }
 
-/// For each keyword, the rules of every keyword it contains: leftmost-longest matching reports one
-/// keyword per position, and a hit on `_authtoken` must also trigger `token` and `auth`.
-fn expand_keywords(keywords: &[String], by_keyword: &[Vec<u32>]) -> Vec<Vec<u32>> {
-    keywords
-        .iter()
-        .map(|k| {
-            let mut rules: Vec<u32> = Vec::new();
-            for (j, other) in keywords.iter().enumerate() {
-                if k.contains(other.as_str()) {
-                    for &r in &by_keyword[j] {
-                        if !rules.contains(&r) {
-                            rules.push(r);
-                        }
-                    }
-                }
-            }
-            rules.sort_unstable();
-            rules
-        })
-        .collect()
-}
-
 impl Detector {
     /// Compiles `rules` with the global allowlists. A rule whose regex does not compile is an error
     /// naming the rule.
@@ -332,14 +310,16 @@ impl Detector {
             }
             compiled.push(c);
         }
-        let by_keyword = expand_keywords(&keywords, &by_keyword);
         let ac = if keywords.is_empty() {
             None
         } else {
             Some(
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::LeftmostLongest)
+                    // Overlapping matches: a keyword that starts inside another one's hit
+                    // (`authorization` in `"authorization`, after the `"auth` keyword) must
+                    // still trigger its rules.
+                    .match_kind(MatchKind::Standard)
                     .kind(Some(AhoCorasickKind::DFA))
                     .build(&keywords)
                     .map_err(|e| anyhow::anyhow!("cannot build the keyword automaton: {e}"))?,
@@ -396,7 +376,12 @@ impl Detector {
         if depth >= decode::MAX_DEPTH {
             return;
         }
-        for run in decode::decoded_runs(content) {
+        let mut runs = decode::decoded_runs(content);
+        if depth == 0 {
+            // Structured data (SQL dumps, CSV exports, notebook outputs) read as assignments.
+            runs.extend(super::rules::views(path, content));
+        }
+        for run in runs {
             let mut inner = self.raw_findings(path, commit, &run.text, false);
             self.add_decoded(path, commit, &run.text, depth + 1, &mut inner);
             if inner.is_empty() {
@@ -443,7 +428,7 @@ impl Detector {
         // Per-rule state, allocated on the first keyword hit: most files have none.
         let mut st = RuleState::default();
         if let Some(ac) = &self.ac {
-            for m in ac.find_iter(content) {
+            for m in ac.find_overlapping_iter(content) {
                 st.ensure(self.rules.len());
                 for &ri in &self.by_keyword[m.pattern().as_usize()] {
                     let r = ri as usize;

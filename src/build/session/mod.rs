@@ -1,0 +1,230 @@
+//! Our own BuildKit session with the daemon: what a BuildKit build asks of the client while it runs.
+//!
+//! The docker CLI opens it the same way: `POST /session` with `Upgrade: h2c`, naming the session
+//! (`X-Docker-Expose-Session-Uuid`, `-Name`, `-Sharedkey`) and every gRPC method the client serves
+//! (`X-Docker-Expose-Session-Grpc-Method`, one header each). After `101 Switching Protocols` the daemon
+//! is the gRPC client on that connection and we serve HTTP/2: health checks, build secrets
+//! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials (empty: the daemon then uses its own).
+//! The build request names the session with `session=ID`.
+
+pub mod secrets;
+pub mod ssh;
+
+use crate::docker::Raw;
+use anyhow::Context;
+use bollard_buildkit_proto::health;
+use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
+use bollard_buildkit_proto::moby::filesync::v1 as filesync;
+use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer;
+use hyper_util::rt::TokioIo;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tonic::{Request, Response, Status};
+
+/// What the session serves besides health checks and (empty) registry credentials.
+#[derive(Default)]
+pub struct Attachments {
+    /// Build secrets for `RUN --mount=type=secret`.
+    pub secrets: Option<secrets::Store>,
+    /// SSH agents for `RUN --mount=type=ssh`.
+    pub ssh: Option<ssh::Agents>,
+}
+
+impl Attachments {
+    /// The gRPC methods served, for the `X-Docker-Expose-Session-Grpc-Method` headers.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut m = vec![
+            "/grpc.health.v1.Health/Check",
+            "/moby.filesync.v1.Auth/Credentials",
+            "/moby.filesync.v1.Auth/FetchToken",
+            "/moby.filesync.v1.Auth/GetTokenAuthority",
+            "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+        ];
+        if self.secrets.is_some() {
+            m.push("/moby.buildkit.secrets.v1.Secrets/GetSecret");
+        }
+        if self.ssh.is_some() {
+            m.push("/moby.sshforward.v1.SSH/CheckAgent");
+            m.push("/moby.sshforward.v1.SSH/ForwardAgent");
+        }
+        m
+    }
+}
+
+/// A running session: its ID (the build's `session` parameter); dropping it ends the session.
+pub struct Session {
+    /// The session ID.
+    pub id: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A session ID unique enough for one daemon.
+pub fn new_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("stevedore-{}-{nanos:x}", std::process::id())
+}
+
+/// Opens a session on the daemon `raw` speaks to and serves `attachments` on it until dropped.
+/// `name` and `shared_key` are what the docker CLI sends (the context's name and a key for the
+/// daemon's cache of local files).
+pub async fn start(
+    raw: &Raw,
+    name: &str,
+    shared_key: &str,
+    attachments: Attachments,
+) -> anyhow::Result<Session> {
+    let id = new_id();
+    let mut req = raw
+        .builder("POST", "/session")
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "h2c")
+        .header("X-Docker-Expose-Session-Uuid", &id)
+        .header("X-Docker-Expose-Session-Name", name)
+        .header("X-Docker-Expose-Session-Sharedkey", shared_key);
+    for m in attachments.methods() {
+        req = req.header("X-Docker-Expose-Session-Grpc-Method", m);
+    }
+    let req = req.body(http_body_util::Empty::<bytes::Bytes>::new())?;
+    let resp = raw.open(req).await?;
+    let status = resp.status();
+    if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
+        use http_body_util::BodyExt;
+        let body = resp.into_body().collect().await.map(|b| b.to_bytes());
+        anyhow::bail!(
+            "the Docker daemon refused a BuildKit session ({status}): {}",
+            crate::redact::quote_body(&body.unwrap_or_default())
+        );
+    }
+    let upgraded = hyper::upgrade::on(resp)
+        .await
+        .context("the Docker daemon did not switch the session to HTTP/2")?;
+    let conn = Conn(TokioIo::new(upgraded));
+    let server = tokio::spawn(serve(conn, attachments));
+    Ok(Session { id, server })
+}
+
+/// Serves gRPC on the upgraded connection until the daemon closes it.
+async fn serve(conn: Conn, attachments: Attachments) {
+    let mut router = tonic::transport::Server::builder()
+        .add_service(health::health_server::HealthServer::new(Health))
+        .add_service(filesync::auth_server::AuthServer::new(NoCredentials));
+    router = router.add_optional_service(attachments.secrets.map(SecretsServer::new));
+    router = router.add_optional_service(attachments.ssh.map(SshServer::new));
+    let incoming = futures_util::stream::iter([Ok::<_, std::io::Error>(conn)]);
+    if let Err(e) = router.serve_with_incoming(incoming).await {
+        tracing::debug!("BuildKit session ended: {e}");
+    }
+}
+
+/// The upgraded connection, as tonic's server wants it.
+struct Conn(TokioIo<hyper::upgrade::Upgraded>);
+
+impl tonic::transport::server::Connected for Conn {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// A boxed response stream.
+pub type Streamed<T> = Pin<Box<dyn futures_util::Stream<Item = Result<T, Status>> + Send>>;
+
+/// The health service the daemon polls: always serving while the session is up.
+struct Health;
+
+#[tonic::async_trait]
+impl health::health_server::Health for Health {
+    async fn check(
+        &self,
+        _: Request<health::HealthCheckRequest>,
+    ) -> Result<Response<health::HealthCheckResponse>, Status> {
+        Ok(Response::new(health::HealthCheckResponse {
+            status: health::health_check_response::ServingStatus::Serving as i32,
+        }))
+    }
+
+    async fn list(
+        &self,
+        _: Request<health::HealthListRequest>,
+    ) -> Result<Response<health::HealthListResponse>, Status> {
+        Err(Status::unimplemented("list"))
+    }
+
+    type WatchStream = Streamed<health::HealthCheckResponse>;
+
+    async fn watch(
+        &self,
+        _: Request<health::HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        Err(Status::unimplemented("watch"))
+    }
+}
+
+/// Registry credentials: none from the session, so the daemon pulls with its own (as a build through
+/// the docker CLI without a login does); cache sources are pulled beforehand with the job's login.
+struct NoCredentials;
+
+#[tonic::async_trait]
+impl filesync::auth_server::Auth for NoCredentials {
+    async fn credentials(
+        &self,
+        _: Request<filesync::CredentialsRequest>,
+    ) -> Result<Response<filesync::CredentialsResponse>, Status> {
+        Ok(Response::new(filesync::CredentialsResponse::default()))
+    }
+    async fn fetch_token(
+        &self,
+        _: Request<filesync::FetchTokenRequest>,
+    ) -> Result<Response<filesync::FetchTokenResponse>, Status> {
+        Err(Status::unimplemented("fetch token"))
+    }
+    async fn get_token_authority(
+        &self,
+        _: Request<filesync::GetTokenAuthorityRequest>,
+    ) -> Result<Response<filesync::GetTokenAuthorityResponse>, Status> {
+        Err(Status::unimplemented("token authority"))
+    }
+    async fn verify_token_authority(
+        &self,
+        _: Request<filesync::VerifyTokenAuthorityRequest>,
+    ) -> Result<Response<filesync::VerifyTokenAuthorityResponse>, Status> {
+        Err(Status::unimplemented("token authority"))
+    }
+}
