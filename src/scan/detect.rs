@@ -431,7 +431,12 @@ impl Detector {
         if depth >= decode::MAX_DEPTH {
             return;
         }
-        for run in decode::decoded_runs(content) {
+        let mut runs = decode::decoded_runs(content);
+        if depth == 0 {
+            // Structured data (SQL dumps, CSV exports, notebook outputs) read as assignments.
+            runs.extend(super::rules::views(path, content));
+        }
+        for run in runs {
             let mut inner = self.raw_findings(path, commit, &run.text, false);
             self.add_decoded(path, commit, &run.text, depth + 1, &mut inner);
             if inner.is_empty() {

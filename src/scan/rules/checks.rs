@@ -490,6 +490,29 @@ pub fn compose_environment(c: &Candidate) -> bool {
         && !noise::is_uuid(c.secret)
 }
 
+/// A `password=` of a libpq connection string: the line also names a libpq keyword (`host=`,
+/// `hostaddr=`, `dbname=`), and the password is a literal.
+pub fn libpq_password(c: &Candidate) -> bool {
+    let start = c.window[..c.secret_at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let end = c.window[c.secret_at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(c.window.len(), |p| c.secret_at + p);
+    let line = c.window[start..end].to_ascii_lowercase();
+    let keyword = |k: &[u8]| {
+        memchr::memmem::find_iter(&line, k)
+            .any(|p| p == 0 || !line[p - 1].is_ascii_alphanumeric() && line[p - 1] != b'_')
+    };
+    // `Host=…;Password=…` is the Key=value; form: its own rule's.
+    let before = c.window[..c.secret_at.saturating_sub(b"password=".len())].trim_ascii_end();
+    (keyword(b"host=") || keyword(b"dbname=") || keyword(b"hostaddr="))
+        && before.last() != Some(&b';')
+        && password_literal(c)
+}
+
 /// A value under a secret-like name (a .NET app setting): a literal password under a password
 /// name, a random-looking literal under any other secret name.
 pub fn named_secret_value(c: &Candidate) -> bool {

@@ -69,7 +69,7 @@ pub(super) fn rules() -> Vec<Def> {
             "authorization-token-scheme",
             "Token in an Authorization header (SSWS, Token, Bot, Api-Key schemes)",
             &["authorization"],
-            r#"(?i:Authorization)["']?\s*[:=,]\s*["']?(?:SSWS|[Tt]oken|Bot|Api-?Key|Key)(?:[ \t]+token=|=|[ \t]+)["']?([A-Za-z0-9+/_.~\-]{16,}={0,2})"#,
+            r#"(?i:Authorization)\\?["']?\s*[:=,]\s*\\?["']?(?:SSWS|[Tt]oken|Bot|Api-?Key|Key)(?:[ \t]+token=|=|[ \t]+)["']?([A-Za-z0-9+/_.~\-]{16,}={0,2})"#,
         )
         .kind(Kind::Context)
         .check(checks::bearer_value),

@@ -720,6 +720,113 @@ def cache_for(build):
     return redis_lock_key
 """, [])
 
+
+# Database dumps and data exports: values named by their column.
+def bcrypt():
+    return '$2y$10$' + rnd(53, AN + './')
+k_mail, k_sms, hook_tok, reset_tok = rnd(40), rnd(32, hexd), rnd(28), rnd(48)
+t = f"""-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)
+--
+-- Host: db.internal    Database: portal
+-- ------------------------------------------------------
+/*!40101 SET NAMES utf8mb4 */;
+
+DROP TABLE IF EXISTS `integrations`;
+CREATE TABLE `integrations` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `provider` varchar(64) NOT NULL,
+  `api_key` varchar(255) DEFAULT NULL,
+  `settings` json DEFAULT NULL,
+  `public_key` varchar(255) DEFAULT NULL,
+  `created_at` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+LOCK TABLES `integrations` WRITE;
+INSERT INTO `integrations` VALUES (1,'mailer','{k_mail}','{{\\"region\\":\\"eu-west-1\\",\\"retries\\":3}}','{rnd(44, AN + "+/")}=','2026-01-04 10:00:00'),(2,'maps',NULL,'{{\\"style\\":\\"streets-v12\\"}}',NULL,'2026-01-04 10:00:00');
+INSERT INTO `integrations` VALUES (3,'sms','{k_sms}','{{\\"sender\\":\\"ACME\\",\\"webhook_token\\":\\"{hook_tok}\\"}}',NULL,'2026-02-11 08:30:00');
+UNLOCK TABLES;
+
+LOCK TABLES `users` WRITE;
+INSERT INTO `users` (`id`, `email`, `password`, `remember_token`, `password_reset_token`, `name`) VALUES
+  (1,'ana@acme.io','{bcrypt()}',NULL,NULL,'Ana Souza'),
+  (2,'li@acme.io','{bcrypt()}',NULL,'{reset_tok}','Li Wei'),
+  (3,'it''s@acme.io','{bcrypt()}',NULL,NULL,'O''Brien');
+UNLOCK TABLES;
+"""
+put('dumps/portal.sql', t,
+    [at('generic-api-key', t, k_mail), at('generic-api-key', t, k_sms), at('generic-api-key', t, hook_tok),
+     at('generic-api-key', t, reset_tok)])
+client_secret = rnd(40, AN + '_-')
+t = f"""--
+-- PostgreSQL database dump
+--
+SET statement_timeout = 0;
+
+COPY public.oauth_clients (id, name, client_id, client_secret, redirect_uri) FROM stdin;
+1\tportal\t{uuid()}\t{client_secret}\thttps://portal.acme.io/callback
+2\tmobile\t{uuid()}\t\\N\thttps://m.acme.io/callback
+\\.
+
+COPY public.audit_log (id, actor, action, payload) FROM stdin;
+1\tana\tlogin\t{{"ip": "10.0.0.4", "session": "{rnd(8)}"}}
+\\.
+"""
+put('dumps/auth.pgdump.sql', t, [at('generic-api-key', t, client_secret)])
+csv_tokens = [rnd(40) for _ in range(2)]
+t = 'id,email,plan,api_token,created_at\n' + \
+    f'1,ana@acme.io,pro,{csv_tokens[0]},2026-01-04\n' + \
+    '2,li@acme.io,free,,2026-01-05\n' + \
+    f'3,"Wei, Li",team,"{csv_tokens[1]}",2026-01-06\n'
+put('exports/customers.csv', t, [at('generic-api-key', t, csv_tokens[0]), at('generic-api-key', t, csv_tokens[1])])
+put('negative/exports/orders.csv', f"""order_id,customer_id,payment_intent,token_count,public_key,password
+{R.randint(10**6, 10**7)},{uuid()},pi_{rnd(24)},{R.randint(1, 900)},{rnd(44, AN + "+/")}=,{bcrypt()}
+{R.randint(10**6, 10**7)},{uuid()},pi_{rnd(24)},{R.randint(1, 900)},{rnd(44, AN + "+/")}=,
+""", [])
+put('negative/seed-users.sql', f"""INSERT INTO users (id, email, password, api_token) VALUES
+  (1, 'dev@acme.io', '{bcrypt()}', NULL),
+  (2, 'qa@acme.io', 'pbkdf2_sha256$600000${rnd(22)}${rnd(43, AN + "+/")}=', 'changeme'),
+  (3, 'ops@acme.io', '{rnd(64, hexd)}', '${{API_TOKEN}}');
+""", [])
+
+# psql connection strings and PGPASSWORD; bearer tokens in logged request/response JSON.
+pgpw1, pgpw2 = rnd(16), rnd(12) + '%' + rnd(3)
+t = f"""#!/bin/sh
+# Restore the reporting replica.
+PGPASSWORD={pgpw1} pg_restore -h replica.internal -U report -d report /backup/report.dump
+psql "host=replica.internal port=5432 dbname=report user=report password={pgpw2} sslmode=require" -c 'ANALYZE'
+"""
+put('scripts/restore-replica.sh', t, [at('postgres-pgpassword', t, pgpw1), at('postgres-connection-password', t, pgpw2)])
+bearer_log = rnd(40, AN + '-_')
+access_tok, refresh_tok = rnd(43, AN + '-_'), rnd(43, AN + '-_')
+t = f"""2026-11-30T10:02:11Z INFO http.client request {{"method":"GET","url":"https://api.partner.io/v2/orders","headers":{{"Accept":"application/json","Authorization":"Bearer {bearer_log}"}}}}
+2026-11-30T10:02:12Z INFO http.client response {{"status":200,"elapsed_ms":231,"body":"{{\\"orders\\":[],\\"next\\":null}}"}}
+2026-11-30T10:05:40Z DEBUG oauth token response {{"status":200,"body":"{{\\"access_token\\":\\"{access_tok}\\",\\"token_type\\":\\"Bearer\\",\\"expires_in\\":3600,\\"refresh_token\\":\\"{refresh_tok}\\"}}"}}
+"""
+put('logs/partner-api.log', t,
+    [at('authorization-bearer', t, bearer_log), at('generic-api-key', t, access_tok), at('generic-api-key', t, refresh_tok)])
+
+# A notebook that printed secrets in its outputs.
+nb_pw, nb_key, nb_tok = rnd(18), rnd(32), checksummed('ghp_')
+cells = [
+    {"cell_type": "markdown", "metadata": {}, "source": ["# Churn analysis\n"]},
+    {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [
+        {"name": "stdout", "output_type": "stream", "text": ["connected to warehouse\n", "{\"api_key\": \"" + nb_key + "\", \"region\": \"eu\"}\n"]}],
+     "source": ["import json, os\n", "print('connected to warehouse')\n", "print(json.dumps(cfg))"]},
+    {"cell_type": "code", "execution_count": 2, "metadata": {}, "outputs": [
+        {"data": {"text/plain": ["'" + nb_pw + "'"]}, "execution_count": 2, "metadata": {}, "output_type": "execute_result"}],
+     "source": ["os.environ[\"WAREHOUSE_PASSWORD\"]"]},
+    {"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [
+        {"name": "stderr", "output_type": "stream", "text": ["remote: using token " + nb_tok + "\n"]}],
+     "source": ["!git push origin main"]},
+    {"cell_type": "code", "execution_count": 4, "metadata": {}, "outputs": [
+        {"data": {"text/plain": ["'" + uuid() + "'"]}, "execution_count": 4, "metadata": {}, "output_type": "execute_result"}],
+     "source": ["experiment_id"]},
+]
+t = json.dumps({"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+                "nbformat": 4, "nbformat_minor": 5}, indent=1, sort_keys=True, ensure_ascii=False) + '\n'
+put('notebooks/churn.ipynb', t,
+    [at('generic-api-key', t, nb_key), at('generic-api-key', t, nb_pw), at('github-pat', t, nb_tok)])
 here = os.path.dirname(os.path.abspath(__file__))
 for name, text in files.items():
     p = os.path.join(here, 'files', name)
