@@ -8,7 +8,6 @@ use crate::redact;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Forty zeros: GitLab's value of `CI_COMMIT_BEFORE_SHA` when there is no previous commit.
 pub const NULL_SHA: &str = "0000000000000000000000000000000000000000";
@@ -178,50 +177,57 @@ impl Context {
         self.commit_ref_protected = false;
     }
 
-    /// Fills what the environment left empty from the git checkout at (or above) `cwd`.
+    /// Fills what the environment left empty from the git checkout at (or above) `cwd`, read
+    /// in-process (gix): no `git` subprocess, so a local command starts in milliseconds.
     fn fill_from_git(&mut self, cwd: &Path) {
-        let git = |args: &[&str]| -> Option<String> {
-            let out = Command::new("git")
-                .args(args)
-                .current_dir(cwd)
-                .output()
-                .ok()?;
-            if !out.status.success() {
-                return None;
-            }
-            let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            (!s.is_empty()).then_some(s)
+        let Ok(repo) = gix::discover(cwd) else {
+            return;
         };
-        let Some(top) = git(&["rev-parse", "--show-toplevel"]) else {
+        let Some(top) = repo
+            .workdir()
+            .map(|w| w.canonicalize().unwrap_or(w.to_path_buf()))
+        else {
             return;
         };
         if self.project_dir.as_os_str().is_empty() {
-            self.project_dir = PathBuf::from(&top);
+            self.project_dir = top.clone();
         }
+        let head = repo.head_commit().ok();
         if self.commit_sha.is_none() {
-            self.commit_sha = git(&["rev-parse", "--verify", "-q", "HEAD"]);
+            self.commit_sha = head.as_ref().map(|c| c.id.to_string());
         }
-        if self.commit_title.is_none() && self.commit_sha.is_some() {
-            self.commit_title = git(&["log", "-1", "--format=%s"]);
+        if self.commit_title.is_none() {
+            self.commit_title = head
+                .as_ref()
+                .and_then(|c| c.message().ok())
+                .map(|m| m.summary().to_string().trim().to_string())
+                .filter(|s| !s.is_empty());
         }
-        if self.commit_tag.is_none() && self.commit_sha.is_some() {
-            // The highest-sorting version tag pointing at HEAD, if any.
-            self.commit_tag = git(&["tag", "--points-at", "HEAD", "--sort=-v:refname"])
-                .and_then(|s| s.lines().next().map(str::to_string));
+        if self.commit_tag.is_none()
+            && let Some(h) = &head
+        {
+            self.commit_tag = highest_tag_at(&repo, h.id);
         }
         if self.commit_ref_name.is_none() {
-            self.commit_ref_name = self
-                .commit_tag
-                .clone()
-                .or_else(|| git(&["symbolic-ref", "--short", "-q", "HEAD"]));
+            self.commit_ref_name = self.commit_tag.clone().or_else(|| {
+                repo.head_name()
+                    .ok()
+                    .flatten()
+                    .map(|n| n.shorten().to_string())
+            });
         }
         if self.default_branch.is_none() {
-            self.default_branch =
-                git(&["symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"])
-                    .map(|s| s.trim_start_matches("origin/").to_string());
+            self.default_branch = repo
+                .find_reference("refs/remotes/origin/HEAD")
+                .ok()
+                .and_then(|r| r.target().try_name().map(|n| n.shorten().to_string()))
+                .map(|s| s.trim_start_matches("origin/").to_string());
         }
         if self.project_url.is_none()
-            && let Some(url) = git(&["remote", "get-url", "origin"])
+            && let Some(url) = repo.find_remote("origin").ok().and_then(|r| {
+                r.url(gix::remote::Direction::Fetch)
+                    .map(|u| u.to_bstring().to_string())
+            })
         {
             self.project_url = Some(web_url(&url));
             if self.project_path.is_none() {
@@ -229,13 +235,18 @@ impl Context {
             }
         }
         if self.project_name.is_empty() {
-            self.project_name = Path::new(&top)
+            self.project_name = top
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
         }
         if self.user_login.is_none() {
-            self.user_login = git(&["config", "user.name"]).or_else(|| std::env::var("USER").ok());
+            self.user_login = repo
+                .config_snapshot()
+                .string("user.name")
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty())
+                .or_else(|| std::env::var("USER").ok());
         }
     }
 
@@ -316,9 +327,70 @@ fn project_path_of(url: &str) -> Option<String> {
     (!path.is_empty()).then(|| path.to_string())
 }
 
+/// The highest tag pointing at `commit`: semantic-version order when both names are versions (a
+/// release tag outranks the release candidate it promotes), else git's `v:refname` order.
+fn highest_tag_at(repo: &gix::Repository, commit: gix::ObjectId) -> Option<String> {
+    let refs = repo.references().ok()?;
+    let mut best: Option<String> = None;
+    for mut r in refs.tags().ok()?.flatten() {
+        if r.peel_to_id().ok().map(|id| id.detach()) != Some(commit) {
+            continue;
+        }
+        let name = r.name().shorten().to_string();
+        if best.as_deref().is_none_or(|b| tag_order(&name, b).is_gt()) {
+            best = Some(name);
+        }
+    }
+    best
+}
+
+/// Semantic-version order of two tag names (a leading `v` allowed), else [`version_order`].
+fn tag_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let v = |s: &str| semver::Version::parse(s.trim_start_matches('v')).ok();
+    match (v(a), v(b)) {
+        (Some(x), Some(y)) => x.cmp(&y).then_with(|| version_order(a, b)),
+        _ => version_order(a, b),
+    }
+}
+
+/// Version order of two names (git's `v:refname`): runs of digits compare as numbers, the rest
+/// byte by byte.
+fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let na = std::str::from_utf8(&a[..da])
+                    .unwrap_or("0")
+                    .trim_start_matches('0');
+                let nb = std::str::from_utf8(&b[..db])
+                    .unwrap_or("0")
+                    .trim_start_matches('0');
+                let o = na.len().cmp(&nb.len()).then(na.cmp(nb));
+                if o.is_ne() {
+                    return o;
+                }
+                (a, b) = (&a[da..], &b[db..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -390,6 +462,48 @@ mod tests {
     }
 
     #[test]
+    fn local_context_reads_annotated_tags_branch_and_origin_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(["-c", "user.name=T", "-c", "user.email=t@e"])
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(ok.status.success(), "{:?}", ok);
+        };
+        run(&["init", "-q", "-b", "trunk"]);
+        run(&["commit", "-q", "--allow-empty", "-m", "one\ntwo\n\nbody"]);
+        let c = Context::from_vars(&vars(&[]), dir.path());
+        assert_eq!(c.commit_ref_name.as_deref(), Some("trunk"));
+        assert_eq!(c.commit_tag, None);
+        assert_eq!(c.commit_title.as_deref(), Some("one two"));
+        run(&["tag", "v1.0.0"]);
+        run(&["tag", "-a", "v2.0.0", "-m", "release"]);
+        run(&["update-ref", "refs/remotes/origin/trunk", "HEAD"]);
+        run(&[
+            "symbolic-ref",
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/trunk",
+        ]);
+        let c = Context::from_vars(&vars(&[]), dir.path());
+        assert_eq!(c.commit_tag.as_deref(), Some("v2.0.0"));
+        assert_eq!(c.commit_ref_name.as_deref(), Some("v2.0.0"));
+        assert_eq!(c.default_branch.as_deref(), Some("trunk"));
+    }
+
+    #[test]
+    fn version_order_is_gits_v_refname() {
+        use std::cmp::Ordering::*;
+        assert_eq!(version_order("v0.10.0", "v0.9.0"), Greater);
+        assert_eq!(version_order("v1.5.0", "v1.5.0-beta.2"), Less);
+        assert_eq!(version_order("v1.5.0-beta.10", "v1.5.0-beta.2"), Greater);
+        assert_eq!(version_order("v01.2", "v1.2"), Equal);
+        assert_eq!(version_order("a", "b"), Less);
+    }
+
+    #[test]
     fn local_context_from_git() {
         let dir = tempfile::tempdir().unwrap();
         let run = |args: &[&str]| {
@@ -413,6 +527,8 @@ mod tests {
             "first",
         ]);
         run(&["tag", "v0.1.0"]);
+        run(&["tag", "v0.1.0-rc.9"]);
+        run(&["tag", "v0.0.10"]);
         run(&[
             "remote",
             "add",

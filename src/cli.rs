@@ -41,6 +41,7 @@ pub struct Cli {
 pub enum Command {
     /// Scan the working tree and the commits being released for leaked credentials.
     #[command(
+        args_conflicts_with_subcommands = true,
         after_help = "Example:\n  stevedore scan --history --report-format gitlab --report-path gl-secret-detection-report.json"
     )]
     Scan(crate::scan::ScanArgs),

@@ -181,7 +181,7 @@ fn init_tracing(verbose: bool) {
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| redact::RedactingWriter(std::io::stderr()))
+        .with_writer(|| redact::RedactingWriter::new(std::io::stderr()))
         .with_target(false)
         .try_init();
 }

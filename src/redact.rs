@@ -158,6 +158,13 @@ fn add(forms: Vec<String>) {
     list.sort_by_key(|x| std::cmp::Reverse(x.len()));
 }
 
+/// Forgets every registered secret. For property tests and `ci/fuzz` only, which register thousands
+/// of generated secrets in one process; stevedore itself never calls it.
+#[doc(hidden)]
+pub fn forget_all_for_tests() {
+    SECRETS.write().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
 /// True when an environment variable's name says its value is a credential: a known GitLab credential
 /// variable, or a name with a word such as `PASSWORD`, `TOKEN`, `SECRET`, `KEY` or `CREDENTIALS`
 /// (`MEDSTACK_KEY_VALUE`, `DB_PASS`, `NPM_AUTH_TOKEN`).
@@ -282,17 +289,81 @@ pub fn quote_body(body: &[u8]) -> String {
 }
 
 /// An [`std::io::Write`] that redacts what passes through it (for log writers such as tracing's).
-pub struct RedactingWriter<W: std::io::Write>(pub W);
+///
+/// Text is held until a newline (or [`flush`](std::io::Write::flush), or the writer's drop), so a secret
+/// split across two writes is still masked whole. A line longer than [`WRITER_HOLD`] bytes is let out in
+/// pieces, never cutting through a registered secret.
+pub struct RedactingWriter<W: std::io::Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+/// The most bytes [`RedactingWriter`] holds back waiting for a newline.
+pub const WRITER_HOLD: usize = 64 * 1024;
+
+impl<W: std::io::Write> RedactingWriter<W> {
+    /// A redacting writer in front of `inner`.
+    pub fn new(inner: W) -> RedactingWriter<W> {
+        RedactingWriter {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes the first `n` held bytes, redacted, and drops them from the hold.
+    fn emit(&mut self, n: usize) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let text = redact(&String::from_utf8_lossy(&self.pending[..n]));
+        self.pending.drain(..n);
+        self.inner.write_all(text.as_bytes())
+    }
+}
 
 impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = redact(&String::from_utf8_lossy(buf));
-        self.0.write_all(text.as_bytes())?;
+        self.pending.extend_from_slice(buf);
+        if let Some(i) = memchr::memrchr(b'\n', &self.pending) {
+            self.emit(i + 1)?;
+        }
+        if self.pending.len() > WRITER_HOLD {
+            let cut = safe_cut(&self.pending, self.pending.len() - WRITER_HOLD / 2);
+            self.emit(cut)?;
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        self.emit(self.pending.len())?;
+        self.inner.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for RedactingWriter<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
+/// A cut at or before `at` that splits no occurrence of a registered secret (nor a UTF-8 character).
+fn safe_cut(text: &[u8], mut at: usize) -> usize {
+    let list = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let before = at;
+        for s in list.iter().map(String::as_bytes) {
+            let from = at.saturating_sub(s.len() - 1);
+            let to = (at + s.len() - 1).min(text.len());
+            if let Some(i) = memchr::memmem::find(&text[from..to], s) {
+                at = at.min(from + i);
+            }
+        }
+        while at > 0 && at < text.len() && (text[at] & 0xC0) == 0x80 {
+            at -= 1;
+        }
+        if at == before {
+            return at;
+        }
     }
 }
 
@@ -345,9 +416,12 @@ mod tests {
     fn writer_redacts() {
         use std::io::Write;
         register("writer-secret-value");
-        let mut w = RedactingWriter(Vec::new());
-        w.write_all(b"x writer-secret-value y").unwrap();
-        assert_eq!(String::from_utf8(w.0).unwrap(), format!("x {MASK} y"));
+        let mut out = Vec::new();
+        let mut w = RedactingWriter::new(&mut out);
+        w.write_all(b"x writer-sec").unwrap();
+        w.write_all(b"ret-value y\nz").unwrap();
+        drop(w);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("x {MASK} y\nz"));
     }
 
     #[test]

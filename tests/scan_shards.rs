@@ -99,6 +99,15 @@ fn rows(r: &Repo, rel: &str) -> Vec<(String, String, u64, u64)> {
     v
 }
 
+/// The scan facts a shard recorded, from its own summary file.
+fn shard_facts(r: &Repo, i: u32, n: u32) -> serde_json::Value {
+    let shard = stevedore::shard::Shard::new(i, n).unwrap();
+    let p = stevedore::summary::shard_file(r.path(), "scan", shard);
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(s["steps"][0]["shard"], format!("{i}/{n}"));
+    s["steps"][0]["facts"].clone()
+}
+
 #[test]
 fn the_union_of_n_shards_is_the_unsharded_scan_for_several_n() {
     let r = repo();
@@ -144,7 +153,7 @@ fn the_union_of_n_shards_is_the_unsharded_scan_for_several_n() {
                 out.contains(&format!("shard {shard}")) || err.contains(&format!("shard {shard}")),
                 "{out}{err}"
             );
-            let f = r.facts();
+            let f = shard_facts(&r, i, n);
             blobs += f["blobs_scanned"].as_u64().unwrap();
             files += f["files_scanned"].as_u64().unwrap();
             bytes += f["bytes_scanned"].as_u64().unwrap();
@@ -227,4 +236,145 @@ fn ci_node_variables_pick_the_shard_and_name_its_report() {
     // The CI variables leave a single-file scan alone.
     let (code, out, err) = stevedore(r.path(), &["scan", "rev0.py"], &env);
     assert_eq!(code, 1, "{out}\n{err}");
+}
+
+/// One sorted key per finding of a report, whatever its format.
+fn finding_keys(format: &str, text: &str) -> Vec<String> {
+    let mut v: Vec<String> = match format {
+        "gitlab" => {
+            let d: serde_json::Value = serde_json::from_str(text).unwrap();
+            d["vulnerabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_string())
+                .collect()
+        }
+        "sarif" => {
+            let d: serde_json::Value = serde_json::from_str(text).unwrap();
+            let run = &d["runs"][0];
+            let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+            run["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    // The rule index must point at the result's rule in the merged list.
+                    let i = r["ruleIndex"].as_u64().unwrap() as usize;
+                    assert_eq!(rules[i]["id"], r["ruleId"], "{text}");
+                    let mut r = r.clone();
+                    r["ruleIndex"] = serde_json::json!(0);
+                    r.to_string()
+                })
+                .collect()
+        }
+        "json" => {
+            let d: serde_json::Value = serde_json::from_str(text).unwrap();
+            d.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_string())
+                .collect()
+        }
+        "csv" => text.lines().skip(1).map(str::to_string).collect(),
+        "junit" => text
+            .split("<testcase")
+            .skip(1)
+            .map(|c| c.split("</testcase>").next().unwrap().to_string())
+            .collect(),
+        _ => unreachable!(),
+    };
+    v.sort();
+    v
+}
+
+#[test]
+fn merging_the_shard_reports_gives_the_unsharded_report_in_every_format() {
+    let r = repo();
+    let dir = r.path().join(".stevedore");
+    for format in ["gitlab", "sarif", "json", "csv", "junit"] {
+        let all = format!(".stevedore/all.{format}");
+        let (code, _, err) = stevedore(
+            r.path(),
+            &[
+                "scan",
+                "--history",
+                "--report-format",
+                format,
+                "--report-path",
+                &all,
+            ],
+            &[],
+        );
+        assert_eq!(code, 1, "{err}");
+        let mut shards = Vec::new();
+        for i in 1..=3 {
+            let rel = format!(".stevedore/part-{i}.{format}");
+            let shard = format!("{i}/3");
+            stevedore(
+                r.path(),
+                &[
+                    "scan",
+                    "--history",
+                    "--shard",
+                    &shard,
+                    "--report-format",
+                    format,
+                    "--report-path",
+                    &rel,
+                ],
+                &[],
+            );
+            shards.push(rel);
+        }
+        let merged = format!(".stevedore/merged.{format}");
+        let mut args = vec!["scan", "merge", "-o", merged.as_str()];
+        args.extend(shards.iter().map(String::as_str));
+        // The same report twice adds nothing.
+        args.push(shards[0].as_str());
+        let (code, out, err) = stevedore(r.path(), &args, &[]);
+        assert_eq!(code, 0, "{format}: {out}\n{err}");
+        let want = finding_keys(format, &std::fs::read_to_string(r.file(&all)).unwrap());
+        let got = finding_keys(format, &std::fs::read_to_string(r.file(&merged)).unwrap());
+        assert!(want.len() >= 14, "{format}");
+        let only = |a: &[String], b: &[String]| -> Vec<String> {
+            a.iter().filter(|x| !b.contains(x)).cloned().collect()
+        };
+        assert!(
+            got == want,
+            "{format}: merged shards differ from the unsharded report: only merged {:#?}\nonly unsharded {:#?}",
+            only(&got, &want),
+            only(&want, &got)
+        );
+        assert!(err.contains(&format!("{} finding(s)", want.len())), "{err}");
+    }
+    // To stdout by default; a missing shard report or mixed formats: exit 2 naming the file.
+    let (code, out, _) = stevedore(r.path(), &["scan", "merge", ".stevedore/part-1.json"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.trim_start().starts_with('['), "{out}");
+    let (code, _, err) = stevedore(
+        r.path(),
+        &[
+            "scan",
+            "merge",
+            ".stevedore/part-1.json",
+            ".stevedore/part-9.json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("part-9.json"), "{err}");
+    let (code, _, err) = stevedore(
+        r.path(),
+        &[
+            "scan",
+            "merge",
+            ".stevedore/part-1.json",
+            ".stevedore/part-1.sarif",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("one format"), "{err}");
+    drop(dir);
 }

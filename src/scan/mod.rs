@@ -17,6 +17,7 @@ pub mod found;
 pub mod gitleaks;
 pub mod history;
 pub mod image;
+pub mod merge;
 pub mod report;
 pub mod rule;
 pub mod rules;
@@ -99,6 +100,20 @@ pub struct ScanArgs {
     /// CI_NODE_INDEX and CI_NODE_TOTAL in a job with `parallel:`).
     #[arg(long, value_name = "I/N", conflicts_with_all = ["staged", "image", "archive"])]
     pub shard: Option<crate::shard::Shard>,
+    /// `scan merge`.
+    #[command(subcommand)]
+    pub command: Option<ScanCommand>,
+}
+
+/// Subcommands of `stevedore scan`.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum ScanCommand {
+    /// Merge the reports of a sharded scan (`scan --shard I/N`) into one, in their format (gitlab,
+    /// sarif, json, csv or junit): every finding once.
+    #[command(
+        after_help = "Example:\n  stevedore scan merge -o .stevedore/gl-secret-detection-report.json .stevedore/gl-secret-detection-report-*-of-3.json"
+    )]
+    Merge(merge::MergeArgs),
 }
 
 /// What the scan found and counted, after suppression.
@@ -121,6 +136,15 @@ pub struct Outcome {
 /// Runs the step: settings → plan → execute → outcome.
 pub async fn run(app: &App, args: &ScanArgs) -> anyhow::Result<StepOutcome> {
     let started = Instant::now();
+    if let Some(ScanCommand::Merge(m)) = &args.command {
+        merge::run(app, m)?;
+        return Ok(StepOutcome::new(
+            "scan-merge",
+            crate::summary::Status::Success,
+            started.elapsed(),
+            "reports merged",
+        ));
+    }
     let settings = Settings::resolve(app, args)?;
     let seen = plan::observe(app, &settings);
     let plan = Plan::decide(&settings, &seen)?;

@@ -18,6 +18,7 @@ mod list_code;
 mod list_config;
 mod list_generic;
 mod list_misc;
+mod views;
 
 use super::detect::{Candidate, Kind, Meta};
 use super::rule::Rule;
@@ -106,6 +107,7 @@ pub(crate) mod checks_for_tests {
 }
 
 pub(crate) use checks::token_name;
+pub(crate) use views::views;
 
 fn provider_tag(id: &str) -> String {
     id.split('-').next().unwrap_or(id).to_string()
@@ -153,7 +155,8 @@ pub(crate) fn context(id: &str, description: &str, names: &[&str], value: &str) 
             kind: Kind::Context,
             before: 0,
             after: 1,
-            check: None,
+            // A UUID under an `…_ID` name is an id, except for the rules that report client ids.
+            check: (!id.ends_with("-id")).then_some(checks::not_an_id as fn(&Candidate) -> bool),
         },
     }
 }

@@ -113,6 +113,11 @@ impl Report<'_> {
     }
 }
 
+/// The header line of the CSV report.
+pub fn csv_header() -> String {
+    csv::HEADER.join(",")
+}
+
 /// The version stevedore reports as scanner version.
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

@@ -401,6 +401,131 @@ fn secret_value(c: &Candidate, text: &[u8]) -> bool {
         && !noise::is_uuid(t)
 }
 
+/// True for values that are public by design although assigned to a key-like name: a Pusher app
+/// key (the app *secret* is the credential), a Mapbox public token (`pk.`), a web-push VAPID public
+/// key (RFC 8292: the base64url of an uncompressed P-256 point, 65 bytes starting with 0x04).
+pub fn public_by_design(c: &Candidate) -> bool {
+    let words = split_words(c.name);
+    let pusher_key =
+        words.iter().any(|w| w == "pusher") && words.last().is_some_and(|l| l == "key");
+    pusher_key || c.secret.starts_with(b"pk.eyJ") || ec_public_point(c.secret)
+}
+
+/// True for the base64url (or base64) of an uncompressed elliptic-curve point: 65 bytes, 0x04 first.
+pub fn ec_public_point(v: &[u8]) -> bool {
+    if !(86..=88).contains(&v.len()) {
+        return false;
+    }
+    let trimmed = v.strip_suffix(b"=").unwrap_or(v);
+    let normal: Vec<u8> = trimmed
+        .iter()
+        .map(|&b| match b {
+            b'-' => b'+',
+            b'_' => b'/',
+            other => other,
+        })
+        .collect();
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(&normal)
+        .is_ok_and(|d| d.len() == 65 && d[0] == 0x04)
+}
+
+/// True for a file that is a template to copy and fill in (`.env.example`, `config.sample.yml`,
+/// `settings.py.dist`, `app.tmpl.json`): what it holds is meant to be shared.
+pub fn template_path(path: &str) -> bool {
+    let name = path
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    name.split(['.', '-', '_']).skip(1).any(|part| {
+        matches!(
+            part,
+            "example" | "examples" | "sample" | "template" | "tmpl" | "tpl" | "dist" | "skel"
+        )
+    })
+}
+
+/// A Stripe key, unless it is a test-mode key (`sk_test_`, `rk_test_`) in a template file: the
+/// shared sandbox key of an `.env.example` is handed to every developer on purpose. A live key is
+/// a finding wherever it is.
+pub fn stripe_key_outside_template(c: &Candidate) -> bool {
+    let test_mode = c.secret.starts_with(b"sk_test_") || c.secret.starts_with(b"rk_test_");
+    !(test_mode && template_path(c.path))
+}
+
+/// A context rule's value that is not an id: a UUID assigned to a name ending in `id` (`HEROKU_APP_ID`,
+/// `SNYK_ORG_ID`) identifies an object; the provider's UUID tokens sit under key/token names.
+pub fn not_an_id(c: &Candidate) -> bool {
+    if !noise::is_uuid(c.secret) {
+        return true;
+    }
+    let m = c.matched;
+    let start = m.iter().position(u8::is_ascii_alphanumeric).unwrap_or(0);
+    let len = m[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        .count();
+    let words = split_words(&m[start..start + len]);
+    !words
+        .last()
+        .is_some_and(|l| matches!(l.as_str(), "id" | "uuid" | "guid" | "ids"))
+}
+
+/// An item of a Compose service's `environment:` block (`- NAME=value`, `NAME: value`) whose
+/// variable names a secret (`RABBITMQ_DEFAULT_PASS`: the image's documented name, `DEFAULT` and
+/// all) and whose value is a literal, not `${VAR}` or a stand-in.
+pub fn compose_environment(c: &Candidate) -> bool {
+    if secret_block(c.window, c.secret_at) != Some(b"environment") {
+        return false;
+    }
+    let name = String::from_utf8_lossy(c.name)
+        .to_ascii_uppercase()
+        .replace("DEFAULT_", "")
+        .replace("ROOT_", "")
+        .replace("INITIAL_", "");
+    secret_name(name.as_bytes())
+        && !name.ends_with("_FILE")
+        && password_literal(c)
+        && !noise::is_uuid(c.secret)
+}
+
+/// A `password=` of a libpq connection string: the line also names a libpq keyword (`host=`,
+/// `hostaddr=`, `dbname=`), and the password is a literal.
+pub fn libpq_password(c: &Candidate) -> bool {
+    let start = c.window[..c.secret_at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let end = c.window[c.secret_at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(c.window.len(), |p| c.secret_at + p);
+    let line = c.window[start..end].to_ascii_lowercase();
+    let keyword = |k: &[u8]| {
+        memchr::memmem::find_iter(&line, k)
+            .any(|p| p == 0 || !line[p - 1].is_ascii_alphanumeric() && line[p - 1] != b'_')
+    };
+    // `Host=…;Password=…` is the Key=value; form: its own rule's.
+    let before = c.window[..c.secret_at.saturating_sub(b"password=".len())].trim_ascii_end();
+    (keyword(b"host=") || keyword(b"dbname=") || keyword(b"hostaddr="))
+        && before.last() != Some(&b';')
+        && password_literal(c)
+}
+
+/// A value under a secret-like name (a .NET app setting): a literal password under a password
+/// name, a random-looking literal under any other secret name.
+pub fn named_secret_value(c: &Candidate) -> bool {
+    let lower = c.name.to_ascii_lowercase();
+    let password_name = [&b"password"[..], b"passwd", b"pwd"]
+        .iter()
+        .any(|w| lower.ends_with(w));
+    if password_name && secret_name(c.name) {
+        return password_literal(c);
+    }
+    generic_assignment(c)
+}
+
 /// A generic candidate: a secret-like name assigned a random-looking literal.
 pub fn generic_assignment(c: &Candidate) -> bool {
     if !secret_name(c.name) {
@@ -413,6 +538,8 @@ pub fn generic_assignment(c: &Candidate) -> bool {
         || looks_like_version(v)
         || has_file_extension(v)
         || v.starts_with(b"pk_")
+        || public_by_design(c)
+        || !stripe_key_outside_template(c)
     {
         return false;
     }
@@ -671,6 +798,15 @@ const LOOKUP_KEY_QUALIFIERS: &[&str] = &[
 
 /// Words that, anywhere in the name, say the value is not a secret.
 const NOT_SECRET_WORDS: &[&str] = &[
+    // Cache, lock and rate-limit keys name a slot, not a credential.
+    "lock",
+    "mutex",
+    "semaphore",
+    "limit",
+    "ratelimit",
+    "throttle",
+    "dedup",
+    "dedupe",
     "public",
     "pub",
     "publishable",
@@ -920,6 +1056,56 @@ mod tests {
         ] {
             assert!(!secret_name(n.as_bytes()), "{n}");
         }
+    }
+
+    #[test]
+    fn templates_and_public_points() {
+        for p in [
+            ".env.example",
+            "config/app.sample.yml",
+            "settings.py.dist",
+            "deploy/.env.template",
+            "values.tmpl.yaml",
+        ] {
+            assert!(template_path(p), "{p}");
+        }
+        for p in [
+            ".env",
+            "sample.txt",
+            "examples/app.py",
+            "src/dist.rs",
+            ".env.production",
+        ] {
+            assert!(!template_path(p), "{p}");
+        }
+        // An uncompressed P-256 point (0x04 ‖ X ‖ Y), base64url: a VAPID public key.
+        let mut point = vec![4u8];
+        point.extend((1..=64u8).map(|b| b.wrapping_mul(37)));
+        let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&point);
+        assert!(ec_public_point(key.as_bytes()));
+        point[0] = 2;
+        let other = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&point);
+        assert!(!ec_public_point(other.as_bytes()));
+    }
+
+    #[test]
+    fn uuids_under_id_names_are_ids() {
+        // Built at run time: the repository's own scan must not see a token-shaped assignment.
+        let uuid = ["0f8fad5b", "d9cb", "469f", "a165", "70867728950e"].join("-");
+        let id_like = |name: &str| {
+            let matched = format!("{name}{uuid}");
+            !not_an_id(&Candidate {
+                secret: uuid.as_bytes(),
+                matched: matched.as_bytes(),
+                name: b"",
+                window: matched.as_bytes(),
+                secret_at: matched.len() - uuid.len(),
+                path: "x.env",
+            })
+        };
+        assert!(id_like("HEROKU_APP_ID="));
+        assert!(id_like("\nsnykOrgId: "));
+        assert!(!id_like(&format!("HEROKU_API_{}=", "KEY")));
     }
 
     #[test]

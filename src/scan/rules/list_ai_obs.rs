@@ -43,7 +43,8 @@ pub(super) fn rules() -> Vec<Def> {
         token("sentry-org-token", "Sentry organization auth token", &["sntrys_"], r"\b(sntrys_eyJpYXQiO[A-Za-z0-9+/=_]{50,400}_[A-Za-z0-9+/=]{43})"),
         token("sentry-user-token", "Sentry user auth token", &["sntryu_"], r"\b(sntryu_[a-f0-9]{64})\b"),
         context("sentry-access-token", "Sentry auth token", &["sentry"], r"[a-f0-9]{64}"),
-        token("sentry-dsn", "Sentry DSN with its key", &["sentry.io", "ingest."], r"(https?://([a-f0-9]{32})(?::[a-f0-9]{32})?@[a-z0-9.\-]*(?:sentry\.io|ingest\.[a-z0-9.\-]+)/\d+)").group(2),
+        // A DSN is public (it only submits events) unless it carries the legacy secret key after `:`.
+        token("sentry-dsn", "Sentry DSN with its secret key", &["sentry.io", "ingest."], r"(https?://[a-f0-9]{32}:([a-f0-9]{32})@[a-z0-9.\-]*(?:sentry\.io|ingest\.[a-z0-9.\-]+)/\d+)").group(2),
         token("grafana-cloud-api-token", "Grafana Cloud access policy token", &["glc_"], r"\b(glc_[A-Za-z0-9+/]{32,400}={0,2})"),
         token("grafana-service-account-token", "Grafana service account token", &["glsa_"], r"\b(glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})\b"),
         token("grafana-api-key", "Grafana API key (legacy)", &["eyjrijoi"], r"\b(eyJrIjoi[A-Za-z0-9]{70,400}={0,2})"),

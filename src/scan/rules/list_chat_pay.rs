@@ -1,5 +1,6 @@
 //! Chat, mail and messaging; payments and commerce.
 
+use super::checks;
 use super::{Def, Kind, context, token};
 
 const UUID: &str = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}";
@@ -289,6 +290,15 @@ pub(super) fn rules() -> Vec<Def> {
             &["sendbird"],
             UUID,
         ),
+        // Pusher Channels: the app secret is 20 hex digits, recognisable only by its name (the app
+        // key, of the same shape, is public: it ships to every browser).
+        token(
+            "pusher-app-secret",
+            "Pusher Channels app secret",
+            &["pusher"],
+            r#"(?i:pusher)[\w.\-]{0,24}?(?i:secret)["'`]?[ \t]*(?:=|:|=>)[ \t]*["'`]?([a-f0-9]{20})(?:["'`\s;,]|$)"#,
+        )
+        .kind(Kind::Context),
         // Payments.
         token(
             "stripe-access-token",
@@ -297,7 +307,8 @@ pub(super) fn rules() -> Vec<Def> {
                 "sk_live_", "sk_test_", "rk_live_", "rk_test_", "sk_prod_", "rk_prod_",
             ],
             r"\b((?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{20,247})\b",
-        ),
+        )
+        .check(checks::stripe_key_outside_template),
         token(
             "stripe-webhook-secret",
             "Stripe webhook signing secret",

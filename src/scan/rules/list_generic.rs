@@ -4,8 +4,9 @@ use super::checks;
 use super::{Def, Kind, Meta};
 use crate::scan::rule::Rule;
 
-/// A name ending in a secret-like word, the glue of an assignment, and a literal value.
-const GENERIC: &str = r#"(?i:(?P<name>[A-Za-z0-9_.\-]{0,60}(?:key|token|secret|passw(?:or)?d|pwd|pass|passphrase|credentials?|creds|pw|pat|auth)(?:_?(?:string|str|value|val|do_?not_?commit|dont_?commit))?[0-9_]{0,4}))(?:(?:["'`\]]{1,2}[ \t]{0,4}|[ \t]{0,4})(?:(?:=|:=|::=|:::=|\.=|=>|<-|\?=|\|\|=|,[ \t]{0,4}["'`])[ \t]{0,4}|(?::|>)[ \t]{0,4}(?:\r?\n[ \t]{0,40})?)|[ \t]{1,4}[A-Za-z]{1,10}[ \t]{0,4}(?:=|:=)[ \t]{0,4})["'`]?([^\s"'`<>;,\\(){}\[\]=:][^\s"'`<>;,\\(){}\[\]]{9,299})(?:["'`\s;,<\\)\]}&|]|$)"#;
+/// A name ending in a secret-like word, the glue of an assignment, and a literal value. Quotes may be
+/// escaped (`{\"api_key\":\"…\"}`: JSON inside a string, a log line or a notebook output).
+const GENERIC: &str = r#"(?i:(?P<name>[A-Za-z0-9_.\-]{0,60}(?:key|token|secret|passw(?:or)?d|pwd|pass|passphrase|credentials?|creds|pw|pat|auth)(?:_?(?:string|str|value|val|do_?not_?commit|dont_?commit))?[0-9_]{0,4}))(?:(?:(?:\\?["'`\]]){1,2}[ \t]{0,4}|[ \t]{0,4})(?:(?:=|:=|::=|:::=|\.=|=>|<-|\?=|\|\|=|,[ \t]{0,4}["'`])[ \t]{0,4}|(?::|>)[ \t]{0,4}(?:\r?\n[ \t]{0,40})?)|[ \t]{1,4}[A-Za-z]{1,10}[ \t]{0,4}(?:=|:=)[ \t]{0,4})\\?["'`]?([^\s"'`<>;,\\(){}\[\]=:][^\s"'`<>;,\\(){}\[\]]{9,299})(?:["'`\s;,<\\)\]}&|]|$)"#;
 
 #[allow(clippy::too_many_lines)] // a rule table: one entry per provider format
 pub(super) fn rules() -> Vec<Def> {

@@ -89,7 +89,7 @@ pub(super) fn rules() -> Vec<Def> {
             "authorization-bearer",
             "Bearer token in an Authorization header",
             &["bearer "],
-            r#"(?i:Authorization)["']?\s*[:=,]\s*["']?(?i:Bearer)[ \t]+([A-Za-z0-9+/_.~\-]{24,}={0,2})"#,
+            r#"(?i:Authorization)\\?["']?\s*[:=,]\s*\\?["']?(?i:Bearer)[ \t]+([A-Za-z0-9+/_.~\-]{24,}={0,2})"#,
         )
         .kind(Kind::Context)
         .check(checks::bearer_value),
@@ -153,7 +153,8 @@ pub(super) fn rules() -> Vec<Def> {
         context("linkedin-client-secret", "LinkedIn client secret", &["linkedin", "linked-in", "linked_in"], r"[a-z0-9]{16}"),
         context("looker-client-id", "Looker client ID", &["looker"], r"[A-Za-z0-9]{20}"),
         context("looker-client-secret", "Looker client secret", &["looker"], r"[A-Za-z0-9]{24}"),
-        token("mapbox-api-token", "Mapbox access token", &["pk.ey", "sk.ey", "mapbox"], r"\b((?:pk|sk)\.[A-Za-z0-9]{60}\.[A-Za-z0-9_\-]{22})(?:[^A-Za-z0-9_\-]|$)"),
+        // Mapbox: `sk.` tokens are secret; `pk.` tokens are public by design (they ship to browsers).
+        token("mapbox-api-token", "Mapbox secret access token (sk.)", &["sk.ey"], r"\b(sk\.[A-Za-z0-9]{60}\.[A-Za-z0-9_\-]{22})(?:[^A-Za-z0-9_\-]|$)"),
         token("maxmind-license-key", "MaxMind license key", &["_mmk"], r"\b([A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)\b"),
         token("notion-api-token", "Notion integration token", &["ntn_", "secret_"], r"\b(ntn_[0-9]{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})\b"),
         context("nytimes-access-token", "New York Times API key", &["nytimes", "new-york-times", "newyorktimes"], r"[A-Za-z0-9=_\-]{32}"),
@@ -172,8 +173,13 @@ pub(super) fn rules() -> Vec<Def> {
         token("vercel-token", "Vercel access token", &["vercel"], r"(?i:vercel)[\w.\-]{0,20}[\x22'\s:=]{1,5}([A-Za-z0-9]{24})\b").entropy(3.5),
         token("netlify-pat", "Netlify personal access token", &["nfp_"], r"\b(nfp_[A-Za-z0-9]{36})\b"),
         token("figma-pat", "Figma personal access token", &["figd_"], r"\b(figd_[A-Za-z0-9_\-]{40})(?:[^A-Za-z0-9_\-]|$)"),
-        token("postgres-connection-password", "Password in a libpq keyword connection string", &["password="], r"(?i:host|dbname)=[^\n;]{0,100}\bpassword=([^\s;'\x22]{6,64})")
+        // libpq keyword/value connection strings (`psql "host=… password=…"`), keywords in any order.
+        token("postgres-connection-password", "Password in a libpq keyword connection string", &["password="], r"(?i:\bpassword)=([^\s;'\x22\\]{4,64})")
             .kind(Kind::Context)
+            .check(checks::libpq_password),
+        // `PGPASSWORD=… psql`, `export PGPASSWORD=…`, `PGPASSWORD: …` (libpq's environment variable).
+        token("postgres-pgpassword", "Password in libpq's PGPASSWORD variable", &["pgpassword"], r#"\bPGPASSWORD["']?[ \t]*(?:=|:)[ \t]*["']?([^\s"'$;`]{4,128})"#)
+            .kind(Kind::Raw)
             .check(checks::password_literal),
     ]
 }

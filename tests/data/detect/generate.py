@@ -246,7 +246,7 @@ sentry:
   dsn: https://{rnd(32, hexd)}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}
 newrelic:
   api_key: NRAK-{rnd(27, string.ascii_uppercase + string.digits)}
-""", ['grafana-cloud-api-token', 'grafana-service-account-token', 'newrelic-user-api-key', 'sentry-dsn'])
+""", ['grafana-cloud-api-token', 'grafana-service-account-token', 'newrelic-user-api-key'])  # a DSN with only the public key is public (issue 19)
 
 put('ai/.env', f"""GROQ_API_KEY=gsk_{rnd(52)}
 REPLICATE_API_TOKEN=r8_{rnd(37)}
@@ -512,6 +512,321 @@ put('negative/.netrc', '''machine api.internal login deploy password $DEPLOY_TOK
 machine example.com login me password changeme
 ''', [])
 
+
+# Issue 19: what real repositories hold. Labels may carry `@LINE`: the finding's line is checked too.
+def line_of(text, needle):
+    return text[:text.index(needle)].count('\n') + 1
+
+def at(rule, text, needle):
+    return f'{rule}@{line_of(text, needle)}'
+
+# Command lines in scripts and runbooks (rules of the previous session, now in the corpus).
+my_pw, dump_pw, redis_pw, cli_pw = rnd(14), rnd(12) + '#' + rnd(3), rnd(24), rnd(18)
+okta = '00' + rnd(40, AN + '_-')
+drf = rnd(40, hexd)
+t = f"""#!/usr/bin/env bash
+# Nightly maintenance of the portal database and cache.
+set -euo pipefail
+
+mysql -h db.internal -u portal -p'{my_pw}' portal < migrate.sql
+mysqldump --single-transaction -uportal -p{dump_pw} portal | gzip > /backup/portal.sql.gz
+redis-cli -h cache.internal -a {redis_pw} FLUSHDB
+redis-server --port 6380 --requirepass "{cli_pw}" --daemonize yes
+
+curl -sS https://acme.okta.com/api/v1/users \\
+  -H "Accept: application/json" \\
+  -H "Authorization: SSWS {okta}"
+"""
+put('scripts/db-maintenance.sh', t,
+    [at('mysql-password-argument', t, my_pw), at('mysql-password-argument', t, dump_pw),
+     at('redis-password', t, redis_pw), at('redis-password', t, cli_pw),
+     at('authorization-token-scheme', t, okta)])
+redis_url_pw = rnd(20)
+t = f"""import requests
+
+CACHE_URL = "redis://:{redis_url_pw}@cache.internal:6379/0"
+
+def tickets():
+    return requests.get(
+        "https://support.acme.io/api/tickets",
+        headers={{"Authorization": "Token {drf}"}},
+    ).json()
+"""
+sentry_secret = rnd(32, hexd)
+t += f'''
+# The legacy DSN form carries the secret key after the public one.
+SENTRY_DSN = "https://{rnd(32, hexd)}:{sentry_secret}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}"
+'''
+put('python/jobs.py', t, [at('authorization-token-scheme', t, drf), at('url-credentials', t, redis_url_pw),
+                          at('sentry-dsn', t, sentry_secret)])
+heroku_key = uuid()
+t = f"""provider "heroku" {{
+  email   = "ops@acme.io"
+  api_key = "{heroku_key}"
+}}
+
+resource "heroku_app" "portal" {{
+  name   = "acme-portal"
+  region = "eu"
+}}
+"""
+put('infra/heroku.tf', t, [at('heroku-api-key-terraform', t, heroku_key)])
+
+# Multi-line keys: located at the BEGIN line; a match that starts with the previous line's newline
+# is located on the value's line.
+key_block = pem('OPENSSH PRIVATE KEY')
+indented = ''.join('      ' + l + '\n' for l in key_block.splitlines())
+drone_tok = rnd(32)
+t = f"""deploy:
+  stage: deploy
+  variables:
+    SSH_HOST: app.internal
+  script:
+    - |
+      cat > ~/.ssh/id_ed25519 <<'KEY'
+{indented}      KEY
+"""
+put('ci/deploy-key.gitlab-ci.yml', t, [at('private-key', t, '-----BEGIN OPENSSH')])
+t = f"""# Drone runner
+DRONE_RPC_HOST=drone.internal
+DRONECI_TOKEN={drone_tok}
+"""
+put('ci/runner.env', t, [at('droneci-access-token', t, drone_tok)])
+
+# Service configuration: docker-compose environment as a list and as a map.
+rabbit_pw, pg_pw, minio_pw = rnd(16), rnd(12) + '!' + rnd(4), rnd(20)
+t = f"""services:
+  queue:
+    image: rabbitmq:3-management
+    environment:
+      - RABBITMQ_DEFAULT_USER=portal
+      - RABBITMQ_DEFAULT_PASS={rabbit_pw}
+      - RABBITMQ_DEFAULT_VHOST=/
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_USER: portal
+      POSTGRES_PASSWORD: "{pg_pw}"
+      POSTGRES_DB: portal
+  storage:
+    image: minio/minio
+    environment:
+      - "MINIO_ROOT_USER=admin"
+      - "MINIO_ROOT_PASSWORD={minio_pw}"
+      - MINIO_BROWSER_REDIRECT_URL=https://console.acme.io
+"""
+put('docker/docker-compose.yml', t,
+    [at('compose-environment-secret', t, rabbit_pw), at('compose-environment-secret', t, pg_pw),
+     at('compose-environment-secret', t, minio_pw)])
+
+# .NET: Web.config appSettings and connection strings; appsettings.json secret-named keys.
+stripe_live = 'sk_live_' + rnd(24)
+signing = rnd(32, AN + '+/')
+sql_pw = rnd(14)
+t = f"""<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <appSettings>
+    <add key="webpages:Version" value="3.0.0.0" />
+    <add key="Environment" value="Production" />
+    <add key="JwtSigningSecret" value="{signing}" />
+    <add key="PaymentsApiKey" value="{stripe_live}" />
+    <add key="ClientValidationEnabled" value="true" />
+  </appSettings>
+  <connectionStrings>
+    <add name="Portal" connectionString="Server=sql.internal;Database=Portal;User Id=portal;Password={sql_pw};" providerName="System.Data.SqlClient" />
+  </connectionStrings>
+</configuration>
+"""
+put('dotnet/Web.config', t,
+    [at('dotnet-app-setting-secret', t, signing), at('stripe-access-token', t, stripe_live),
+     at('connection-string-password', t, sql_pw)])
+sendgrid_like = rnd(40, AN + '_-')
+jwt_key = rnd(48, AN)
+pg_conn_pw = rnd(16)
+t = f"""{{
+  "Logging": {{ "LogLevel": {{ "Default": "Information" }} }},
+  "ConnectionStrings": {{
+    "Default": "Host=pg.internal;Database=portal;Username=portal;Password={pg_conn_pw}"
+  }},
+  "Jwt": {{
+    "Issuer": "https://portal.acme.io",
+    "SigningKey": "{jwt_key}"
+  }},
+  "Mail": {{
+    "ApiKey": "{sendgrid_like}",
+    "From": "noreply@acme.io"
+  }},
+  "AllowedHosts": "*"
+}}
+"""
+put('dotnet/appsettings.Production.json', t,
+    [at('connection-string-password', t, pg_conn_pw), at('generic-api-key', t, jwt_key),
+     at('generic-api-key', t, sendgrid_like)])
+
+# Pusher: the app secret is found by its context, the app key is public.
+pusher_secret = rnd(20, hexd)
+t = f"""APP_NAME=Portal
+BROADCAST_DRIVER=pusher
+PUSHER_APP_ID={R.randint(1000000, 1999999)}
+PUSHER_APP_KEY={rnd(20, hexd)}
+PUSHER_APP_SECRET={pusher_secret}
+PUSHER_APP_CLUSTER=eu
+VITE_PUSHER_APP_KEY="${{PUSHER_APP_KEY}}"
+"""
+put('php/.env.production', t, [at('pusher-app-secret', t, pusher_secret)])
+
+# Public by design, and ids, cache and lock keys: no finding.
+vapid_pub = 'B' + rnd(86, AN + '-_')
+mapbox_pk = 'pk.eyJ1IjoiYWNtZS1tYXBzIiwiYSI6I' + rnd(29) + '.' + rnd(22, AN + '-_')
+put('negative/public-client.js', f"""// Values shipped to every browser: public by design.
+export const config = {{
+  vapidPublicKey: "{vapid_pub}",
+  mapboxAccessToken: "{mapbox_pk}",
+  sentryDsn: "https://{rnd(32, hexd)}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}",
+  pusherKey: "{rnd(20, hexd)}",
+  pusherCluster: "eu",
+}};
+
+navigator.serviceWorker.ready.then((reg) =>
+  reg.pushManager.subscribe({{
+    userVisibleOnly: true,
+    applicationServerKey: urlBase64ToUint8Array("{vapid_pub}"),
+  }}),
+);
+mapboxgl.accessToken = "{mapbox_pk}";
+""", [])
+put('negative/.env.example', f"""# Copy to .env and fill in. Test-mode keys of the shared sandbox account.
+STRIPE_KEY=pk_test_{rnd(24)}
+STRIPE_SECRET=sk_test_{rnd(24)}
+PUSHER_APP_KEY={rnd(20, hexd)}
+VAPID_PUBLIC_KEY={vapid_pub}
+MAPBOX_TOKEN={mapbox_pk}
+APP_ID={uuid()}
+""", [])
+put('negative/ids-and-keys.py', f"""HEROKU_APP_ID = "{uuid()}"
+SNYK_ORG_ID = "{uuid()}"
+CODECOV_REPO_ID = "{uuid()}"
+app_id = "{uuid()}"
+tenant_id = "{uuid()}"
+
+CACHE_KEY = "deps-{rnd(40, hexd)}"
+LOCK_KEY = "migrations:lock:{rnd(32, hexd)}"
+lock_key = f"deploy-lock-{rnd(24, hexd)}"
+rate_limit_key = "rl:{rnd(24, hexd)}"
+IDEMPOTENCY_KEY = "{uuid()}"
+
+def cache_for(build):
+    redis_lock_key = "lock/{rnd(32, hexd)}"
+    return redis_lock_key
+""", [])
+
+
+# Database dumps and data exports: values named by their column.
+def bcrypt():
+    return '$2y$10$' + rnd(53, AN + './')
+k_mail, k_sms, hook_tok, reset_tok = rnd(40), rnd(32, hexd), rnd(28), rnd(48)
+t = f"""-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)
+--
+-- Host: db.internal    Database: portal
+-- ------------------------------------------------------
+/*!40101 SET NAMES utf8mb4 */;
+
+DROP TABLE IF EXISTS `integrations`;
+CREATE TABLE `integrations` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `provider` varchar(64) NOT NULL,
+  `api_key` varchar(255) DEFAULT NULL,
+  `settings` json DEFAULT NULL,
+  `public_key` varchar(255) DEFAULT NULL,
+  `created_at` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+LOCK TABLES `integrations` WRITE;
+INSERT INTO `integrations` VALUES (1,'mailer','{k_mail}','{{\\"region\\":\\"eu-west-1\\",\\"retries\\":3}}','{rnd(44, AN + "+/")}=','2026-01-04 10:00:00'),(2,'maps',NULL,'{{\\"style\\":\\"streets-v12\\"}}',NULL,'2026-01-04 10:00:00');
+INSERT INTO `integrations` VALUES (3,'sms','{k_sms}','{{\\"sender\\":\\"ACME\\",\\"webhook_token\\":\\"{hook_tok}\\"}}',NULL,'2026-02-11 08:30:00');
+UNLOCK TABLES;
+
+LOCK TABLES `users` WRITE;
+INSERT INTO `users` (`id`, `email`, `password`, `remember_token`, `password_reset_token`, `name`) VALUES
+  (1,'ana@acme.io','{bcrypt()}',NULL,NULL,'Ana Souza'),
+  (2,'li@acme.io','{bcrypt()}',NULL,'{reset_tok}','Li Wei'),
+  (3,'it''s@acme.io','{bcrypt()}',NULL,NULL,'O''Brien');
+UNLOCK TABLES;
+"""
+put('dumps/portal.sql', t,
+    [at('generic-api-key', t, k_mail), at('generic-api-key', t, k_sms), at('generic-api-key', t, hook_tok),
+     at('generic-api-key', t, reset_tok)])
+client_secret = rnd(40, AN + '_-')
+t = f"""--
+-- PostgreSQL database dump
+--
+SET statement_timeout = 0;
+
+COPY public.oauth_clients (id, name, client_id, client_secret, redirect_uri) FROM stdin;
+1\tportal\t{uuid()}\t{client_secret}\thttps://portal.acme.io/callback
+2\tmobile\t{uuid()}\t\\N\thttps://m.acme.io/callback
+\\.
+
+COPY public.audit_log (id, actor, action, payload) FROM stdin;
+1\tana\tlogin\t{{"ip": "10.0.0.4", "session": "{rnd(8)}"}}
+\\.
+"""
+put('dumps/auth.pgdump.sql', t, [at('generic-api-key', t, client_secret)])
+csv_tokens = [rnd(40) for _ in range(2)]
+t = 'id,email,plan,api_token,created_at\n' + \
+    f'1,ana@acme.io,pro,{csv_tokens[0]},2026-01-04\n' + \
+    '2,li@acme.io,free,,2026-01-05\n' + \
+    f'3,"Wei, Li",team,"{csv_tokens[1]}",2026-01-06\n'
+put('exports/customers.csv', t, [at('generic-api-key', t, csv_tokens[0]), at('generic-api-key', t, csv_tokens[1])])
+put('negative/exports/orders.csv', f"""order_id,customer_id,payment_intent,token_count,public_key,password
+{R.randint(10**6, 10**7)},{uuid()},pi_{rnd(24)},{R.randint(1, 900)},{rnd(44, AN + "+/")}=,{bcrypt()}
+{R.randint(10**6, 10**7)},{uuid()},pi_{rnd(24)},{R.randint(1, 900)},{rnd(44, AN + "+/")}=,
+""", [])
+put('negative/seed-users.sql', f"""INSERT INTO users (id, email, password, api_token) VALUES
+  (1, 'dev@acme.io', '{bcrypt()}', NULL),
+  (2, 'qa@acme.io', 'pbkdf2_sha256$600000${rnd(22)}${rnd(43, AN + "+/")}=', 'changeme'),
+  (3, 'ops@acme.io', '{rnd(64, hexd)}', '${{API_TOKEN}}');
+""", [])
+
+# psql connection strings and PGPASSWORD; bearer tokens in logged request/response JSON.
+pgpw1, pgpw2 = rnd(16), rnd(12) + '%' + rnd(3)
+t = f"""#!/bin/sh
+# Restore the reporting replica.
+PGPASSWORD={pgpw1} pg_restore -h replica.internal -U report -d report /backup/report.dump
+psql "host=replica.internal port=5432 dbname=report user=report password={pgpw2} sslmode=require" -c 'ANALYZE'
+"""
+put('scripts/restore-replica.sh', t, [at('postgres-pgpassword', t, pgpw1), at('postgres-connection-password', t, pgpw2)])
+bearer_log = rnd(40, AN + '-_')
+access_tok, refresh_tok = rnd(43, AN + '-_'), rnd(43, AN + '-_')
+t = f"""2026-11-30T10:02:11Z INFO http.client request {{"method":"GET","url":"https://api.partner.io/v2/orders","headers":{{"Accept":"application/json","Authorization":"Bearer {bearer_log}"}}}}
+2026-11-30T10:02:12Z INFO http.client response {{"status":200,"elapsed_ms":231,"body":"{{\\"orders\\":[],\\"next\\":null}}"}}
+2026-11-30T10:05:40Z DEBUG oauth token response {{"status":200,"body":"{{\\"access_token\\":\\"{access_tok}\\",\\"token_type\\":\\"Bearer\\",\\"expires_in\\":3600,\\"refresh_token\\":\\"{refresh_tok}\\"}}"}}
+"""
+put('logs/partner-api.log', t,
+    [at('authorization-bearer', t, bearer_log), at('generic-api-key', t, access_tok), at('generic-api-key', t, refresh_tok)])
+
+# A notebook that printed secrets in its outputs.
+nb_pw, nb_key, nb_tok = rnd(18), rnd(32), checksummed('ghp_')
+cells = [
+    {"cell_type": "markdown", "metadata": {}, "source": ["# Churn analysis\n"]},
+    {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [
+        {"name": "stdout", "output_type": "stream", "text": ["connected to warehouse\n", "{\"api_key\": \"" + nb_key + "\", \"region\": \"eu\"}\n"]}],
+     "source": ["import json, os\n", "print('connected to warehouse')\n", "print(json.dumps(cfg))"]},
+    {"cell_type": "code", "execution_count": 2, "metadata": {}, "outputs": [
+        {"data": {"text/plain": ["'" + nb_pw + "'"]}, "execution_count": 2, "metadata": {}, "output_type": "execute_result"}],
+     "source": ["os.environ[\"WAREHOUSE_PASSWORD\"]"]},
+    {"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [
+        {"name": "stderr", "output_type": "stream", "text": ["remote: using token " + nb_tok + "\n"]}],
+     "source": ["!git push origin main"]},
+    {"cell_type": "code", "execution_count": 4, "metadata": {}, "outputs": [
+        {"data": {"text/plain": ["'" + uuid() + "'"]}, "execution_count": 4, "metadata": {}, "output_type": "execute_result"}],
+     "source": ["experiment_id"]},
+]
+t = json.dumps({"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+                "nbformat": 4, "nbformat_minor": 5}, indent=1, sort_keys=True, ensure_ascii=False) + '\n'
+put('notebooks/churn.ipynb', t,
+    [at('generic-api-key', t, nb_key), at('generic-api-key', t, nb_pw), at('github-pat', t, nb_tok)])
 here = os.path.dirname(os.path.abspath(__file__))
 for name, text in files.items():
     p = os.path.join(here, 'files', name)
