@@ -41,6 +41,31 @@ pub fn path(project_dir: &Path) -> PathBuf {
     project_dir.join(FILE)
 }
 
+/// The summary file of one shard of a step: `.stevedore/summary-STEP-I-of-N.json`.
+pub fn shard_file(project_dir: &Path, step: &str, shard: crate::shard::Shard) -> PathBuf {
+    project_dir
+        .join(DIR)
+        .join(format!("summary-{step}{}.json", shard.suffix()))
+}
+
+/// The shard summary files in the output directory, sorted by name.
+fn shard_files(project_dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(project_dir.join(DIR)) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("summary-") && n.ends_with(".json") && n.contains("-of-")
+            })
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Which pipeline, `stevedore run` and commit an entry belongs to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
@@ -180,6 +205,10 @@ pub struct StepOutcome {
     /// The pipeline, run and commit that recorded it, filled in by [`record`].
     #[serde(default, flatten)]
     pub scope: Scope,
+    /// The shard of the step this entry is (`scan --shard`, `deploy --shard`): such an entry is kept in
+    /// its own file ([`shard_file`]) so the shard jobs' artifacts do not overwrite each other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl StepOutcome {
@@ -200,6 +229,7 @@ impl StepOutcome {
             job_name: None,
             job_url: None,
             scope: Scope::default(),
+            shard: None,
         }
     }
 
@@ -231,12 +261,23 @@ impl RunSummary {
         path(project_dir)
     }
 
-    /// Reads the summary, every entry; a missing or unreadable file is an empty summary.
+    /// Reads the summary, every entry, with the entries of every shard file next to it
+    /// (`summary-STEP-I-of-N.json`, sorted by name); a missing or unreadable file adds nothing.
     pub fn load(project_dir: &Path) -> RunSummary {
-        std::fs::read(RunSummary::path(project_dir))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        let read = |p: &Path| -> RunSummary {
+            std::fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()
+        };
+        let mut s = read(&RunSummary::path(project_dir));
+        s.steps.retain(|e| e.shard.is_none());
+        for f in shard_files(project_dir) {
+            for e in read(&f).steps.into_iter().filter(|e| e.shard.is_some()) {
+                s.record(e);
+            }
+        }
+        s
     }
 
     /// Reads the entries of the current pipeline or run ([`current_scope`]) only.
@@ -250,9 +291,13 @@ impl RunSummary {
         self
     }
 
-    /// Adds or replaces a step's outcome.
+    /// Adds or replaces a step's outcome (a shard's: that shard's).
     pub fn record(&mut self, outcome: StepOutcome) {
-        match self.steps.iter_mut().find(|s| s.step == outcome.step) {
+        match self
+            .steps
+            .iter_mut()
+            .find(|s| s.step == outcome.step && s.shard == outcome.shard)
+        {
             Some(s) => *s = outcome,
             None => self.steps.push(outcome),
         }
@@ -266,8 +311,15 @@ impl RunSummary {
     /// Writes the summary (string values redacted, so it stays valid JSON) atomically: to a temporary
     /// file of this process, then renamed over the summary.
     pub fn save(&self, project_dir: &Path) -> std::io::Result<()> {
+        let mut own = self.clone();
+        own.steps.retain(|e| e.shard.is_none());
+        own.save_to(&RunSummary::path(project_dir), project_dir)
+    }
+
+    /// Writes the summary to `path` (in the output directory of `project_dir`) atomically.
+    fn save_to(&self, path: &Path, project_dir: &Path) -> std::io::Result<()> {
         output_dir(project_dir)?;
-        let path = RunSummary::path(project_dir);
+        let path = path.to_path_buf();
         let json = crate::redact::json_pretty(self).map_err(std::io::Error::other)?;
         let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
         std::fs::write(&tmp, json)?;
@@ -301,6 +353,15 @@ pub fn record(project_dir: &Path, outcome: &StepOutcome) -> std::io::Result<()> 
         .write(true)
         .open(project_dir.join(LOCK))?;
     lock.lock()?;
+    if let Some(shard) = outcome.shard {
+        // A shard's entry lives alone in its own file: the shard jobs' artifacts never collide.
+        let s = RunSummary {
+            steps: vec![outcome.clone()],
+        };
+        let saved = s.save_to(&shard_file(project_dir, &outcome.step, shard), project_dir);
+        let _ = lock.unlock();
+        return saved;
+    }
     let s = RunSummary::load(project_dir);
     let mut s = s.only(&outcome.scope);
     s.record(outcome);

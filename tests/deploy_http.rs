@@ -901,3 +901,106 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     v
 }
+
+/// `deploy --shard I/N` (issue 13): each target is deployed by exactly one of N shards, each shard writes
+/// `.stevedore/deploy-report-I-of-N.json`, and `notify` in a later job gathers every shard into one
+/// message — the failing shard's job link, every client, and a missing shard named, never a success.
+#[test]
+fn shards_deploy_each_target_once_and_notify_gathers_them() {
+    let p = Provider::start();
+    let mut names: Vec<String> = (1..=9).map(|i| format!("client-{i:02}")).collect();
+    names.push("broken".into());
+    let targets: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "staging")).collect();
+    let dir = project(&targets, &p.url());
+    let n = 4;
+    let mut seen: Vec<String> = Vec::new();
+    for i in 1..=n {
+        let job = format!("https://gitlab.example.com/acme/app/-/jobs/{}", 200 + i);
+        let (idx, tot) = (i.to_string(), n.to_string());
+        let (code, out, err) = deploy(
+            dir.path(),
+            &["--environment", "staging"],
+            &[
+                ("CI_NODE_INDEX", &idx),
+                ("CI_NODE_TOTAL", &tot),
+                ("CI_JOB_URL", &job),
+            ],
+        );
+        let rel = format!(".stevedore/deploy-report-{i}-of-{n}.json");
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(&rel)).unwrap()).unwrap();
+        assert_eq!(r["shard"], format!("{i}/{n}"));
+        let mine: Vec<String> = r["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect();
+        // Sorted by name, every 4th: 10 targets make shards of 3, 3, 2, 2.
+        assert_eq!(mine.len(), if i <= 2 { 3 } else { 2 }, "{mine:?}");
+        let broken = mine.iter().any(|m| m == "broken");
+        assert_eq!(code, if broken { 1 } else { 0 }, "shard {i}: {out}\n{err}");
+        assert!(
+            err.contains(&format!("shard {i}/{n}")) || out.contains(&format!("shard {i}/{n}")),
+            "{out}{err}"
+        );
+        seen.extend(mine);
+    }
+    seen.sort();
+    let mut all = names.clone();
+    all.sort();
+    assert_eq!(seen, all, "each target in exactly one shard");
+    // The provider saw one deploy per target.
+    let puts = p
+        .state
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .filter(|(m, _)| m == "PUT")
+        .count();
+    assert_eq!(puts, names.len());
+    assert!(!dir.path().join(stevedore::deploy::report::FILE).exists());
+
+    // One message for all shards: every client, failed, with the failing shard's job link.
+    let (code, out, err) = stevedore(dir.path(), &["notify", "--status", "auto"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let text = format!("{out}\n{err}");
+    for c in &names {
+        assert!(
+            text.contains(c.as_str()),
+            "{c} missing from the message: {text}"
+        );
+    }
+    let broken = (1..=n)
+        .find(|i| {
+            let rel = format!(".stevedore/deploy-report-{i}-of-{n}.json");
+            std::fs::read_to_string(dir.path().join(rel))
+                .unwrap()
+                .contains("broken")
+        })
+        .unwrap();
+    assert!(text.contains("failed"), "{text}");
+    assert!(
+        text.contains(&format!("/-/jobs/{}", 200 + broken)),
+        "the failing shard's job link: {text}"
+    );
+
+    // The failing shard's job crashed and left nothing: every shard that reported passed, yet the
+    // message names the missing shard and is not a success.
+    for f in [
+        format!(".stevedore/summary-deploy-{broken}-of-{n}.json"),
+        format!(".stevedore/deploy-report-{broken}-of-{n}.json"),
+    ] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    let (code, out, err) = stevedore(dir.path(), &["notify", "--status", "auto"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let text = format!("{out}\n{err}");
+    assert!(
+        text.contains(&format!("shard {broken}/{n} of {n} left no report")),
+        "{text}"
+    );
+    assert!(text.contains("failed"), "{text}");
+    println!("{text}");
+}

@@ -188,6 +188,7 @@ mod tests {
             origin: Origin::default(),
             json: false,
             dry_run: false,
+            shard: None,
         }
     }
 

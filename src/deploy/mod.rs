@@ -133,6 +133,11 @@ pub struct DeployArgs {
     /// Print the deploy report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Deploy shard I of N (1-based): a stable 1/N of the environment's targets (sorted by name, every
+    /// N-th), reported in .stevedore/deploy-report-I-of-N.json (default: from CI_NODE_INDEX and
+    /// CI_NODE_TOTAL in a job with `parallel:`).
+    #[arg(long, value_name = "I/N", conflicts_with = "only")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 fn now_rfc3339() -> String {
@@ -184,6 +189,7 @@ fn enforce_policy(app: &App, plan: &Plan, started: Instant) -> Option<StepOutcom
                 "environment": plan.environment, "image": plan.image, "refused": true, "reason": why,
             }));
             o.exit_code = Some(ExitCode::Refused.as_i32());
+            o.shard = plan.shard;
             let _ = summary::record(&app.ctx.project_dir, &o);
             Some(o)
         }
@@ -215,6 +221,7 @@ fn outcome(
     let order = |n: &str| app.config.deploy.targets.iter().position(|t| t.name == n);
     results.sort_by_key(|r| order(&r.name).unwrap_or(usize::MAX));
     let rep = Report {
+        shard: plan.shard,
         environment: plan.environment.clone(),
         image: plan.image.clone(),
         digest: plan.digest.clone(),
@@ -230,7 +237,7 @@ fn outcome(
                 ExitCode::Outside,
                 format!(
                     "cannot write {} in {}: {e}",
-                    report::FILE,
+                    report::name(plan.shard),
                     app.ctx.project_dir.display()
                 ),
             )
@@ -282,7 +289,9 @@ fn step_outcome(s: &Settings, plan: &Plan, rep: &Report, took: Duration) -> Step
             report::short(&plan.image)
         )
     };
-    let mut o = StepOutcome::new("deploy", status, took, headline).with_facts(serde_json::json!({
+    let mut o = StepOutcome::new("deploy", status, took, headline);
+    o.shard = plan.shard;
+    let mut o = o.with_facts(serde_json::json!({
         "environment": env,
         "image": plan.image,
         "digest": plan.digest,

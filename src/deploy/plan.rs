@@ -46,6 +46,10 @@ pub struct Plan {
     pub fail_fast: bool,
     /// Timeouts and poll interval.
     pub timing: Timing,
+    /// The shard of the targets deployed here.
+    pub shard: Option<crate::shard::Shard>,
+    /// Targets of the environment deployed by the other shards.
+    pub elsewhere: usize,
 }
 
 /// Computes the plan: checks target names, the environment, `--only`, each target's configuration and
@@ -94,6 +98,7 @@ pub fn plan(s: &Settings, cfg: &DeployConfig, rc: &ReleaseConfig) -> anyhow::Res
             )));
         }
     }
+    let (selected, elsewhere) = shard_of(selected, s.shard);
     let only = s.only.clone().unwrap_or_default();
     Ok(Plan {
         environment: env.clone(),
@@ -124,7 +129,32 @@ pub fn plan(s: &Settings, cfg: &DeployConfig, rc: &ReleaseConfig) -> anyhow::Res
         parallel: s.parallel,
         fail_fast: s.fail_fast,
         timing: s.timing,
+        shard: s.shard,
+        elsewhere,
     })
+}
+
+/// The targets of `shard` (all without one): sorted by name, every N-th from the I-th, so each target
+/// falls in exactly one shard and stays there while the list does not change. Also how many targets
+/// the other shards deploy.
+pub fn shard_of(
+    targets: Vec<&TargetConfig>,
+    shard: Option<crate::shard::Shard>,
+) -> (Vec<&TargetConfig>, usize) {
+    let Some(shard) = shard else {
+        return (targets, 0);
+    };
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let split = crate::shard::round_robin(&names, shard.total);
+    let n = targets.len();
+    let mine: Vec<&TargetConfig> = targets
+        .into_iter()
+        .zip(split)
+        .filter(|(_, x)| *x as usize == shard.slot())
+        .map(|(t, _)| t)
+        .collect();
+    let elsewhere = n - mine.len();
+    (mine, elsewhere)
 }
 
 /// The placeholder values of one target.
@@ -144,8 +174,15 @@ impl Plan {
     /// The headline: what is deployed where, how many at a time.
     pub fn headline(&self) -> String {
         let n = self.targets.len();
+        let shard = match self.shard {
+            Some(s) => format!(
+                " (shard {s}: {n} of the environment's {} targets)",
+                n + self.elsewhere
+            ),
+            None => String::new(),
+        };
         format!(
-            "deploying {} (version {}) to {n} target{} of {}, {} at a time",
+            "deploying {} (version {}) to {n} target{} of {}, {} at a time{shard}",
             self.image,
             self.version.as_deref().unwrap_or("unknown"),
             if n == 1 { "" } else { "s" },
@@ -210,6 +247,7 @@ mod tests {
             origin: Origin::default(),
             json: false,
             dry_run: true,
+            shard: None,
         }
     }
 

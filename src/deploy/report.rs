@@ -15,6 +15,15 @@ pub fn path(project_dir: &Path) -> PathBuf {
     project_dir.join(FILE)
 }
 
+/// The deploy report of a shard, relative to the project dir: `.stevedore/deploy-report-I-of-N.json`
+/// ([`FILE`] without one).
+pub fn name(shard: Option<crate::shard::Shard>) -> String {
+    match shard {
+        Some(s) => format!("{}/deploy-report{}.json", crate::summary::DIR, s.suffix()),
+        None => FILE.to_string(),
+    }
+}
+
 /// How one target ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,6 +113,9 @@ impl TargetResult {
 /// The whole deploy report (`deploy-report.json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The shard of the environment's targets this report covers (`deploy --shard`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
     /// The environment deployed.
     pub environment: String,
     /// The image reference (`repository@sha256:…`).
@@ -135,7 +147,7 @@ impl Report {
     /// Writes the report (string values redacted, the JSON kept valid) to [`path`] in the project dir,
     /// through a temporary file and a rename so a reader never sees half a report; returns its path.
     pub fn write(&self, project_dir: &Path) -> std::io::Result<PathBuf> {
-        let path = path(project_dir);
+        let path = project_dir.join(name(self.shard));
         let json = crate::redact::json_pretty(self)?;
         crate::summary::output_dir(project_dir)?;
         let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));

@@ -70,6 +70,8 @@ pub struct Settings {
     pub json: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// The shard of the targets this run deploys (`--shard`, or CI_NODE_INDEX/CI_NODE_TOTAL).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Settings {
@@ -116,6 +118,11 @@ impl Settings {
             },
             json: args.json,
             dry_run: app.dry_run,
+            // `--only` redeploys one client: a parallel job's CI_NODE_* variables do not split it.
+            shard: match args.only {
+                Some(_) => None,
+                None => crate::shard::Shard::resolve(args.shard)?,
+            },
         })
     }
 }

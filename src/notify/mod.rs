@@ -9,6 +9,7 @@
 pub mod facts;
 pub mod http;
 pub mod message;
+pub mod shards;
 pub mod span;
 pub mod template;
 pub mod webhook;
@@ -104,6 +105,15 @@ pub struct NotifyArgs {
     /// Timeouts and retries.
     #[command(flatten)]
     pub limits: Box<LimitArgs>,
+    /// Steps that ran in parallel shards, as STEP=N (e.g. `scan=3,deploy=4`): a shard that left no
+    /// summary is named as missing and fails the report. Shards that did record are found without it.
+    #[arg(
+        long,
+        env = "STEVEDORE_NOTIFY_SHARDS",
+        value_name = "STEP=N",
+        value_delimiter = ','
+    )]
+    pub shards: Vec<shards::Expected>,
     /// When the pipeline started (GitLab's CI_PIPELINE_CREATED_AT), for the duration.
     #[arg(long, env = "CI_PIPELINE_CREATED_AT", hide = true)]
     pub pipeline_created_at: Option<String>,
@@ -260,7 +270,11 @@ pub async fn run(app: &App, args: &NotifyArgs) -> anyhow::Result<StepOutcome> {
 /// Flags, environment and `[notify]` resolved, and the message composed from the current summary.
 fn settings(app: &App, args: &NotifyArgs) -> Settings {
     let cfg = &app.config.notify;
-    let summary = RunSummary::load_current(&app.ctx.project_dir);
+    let summary = shards::gather(
+        RunSummary::load_current(&app.ctx.project_dir),
+        &args.shards,
+        &app.ctx.project_dir,
+    );
     let outcome = decide(args.status, app.ctx.job_status.as_deref(), &summary);
     let duration = pipeline_duration(args.pipeline_created_at.as_deref(), chrono::Utc::now());
     let environment = args.environment.clone().filter(|s| !s.trim().is_empty());

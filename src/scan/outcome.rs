@@ -36,7 +36,8 @@ pub fn finish(app: &App, s: &Settings, o: &Outcome, started: Instant) -> StepOut
             }
         }
     }
-    let step = outcome_of(o, started, s.exit_code);
+    let mut step = outcome_of(o, started, s.exit_code);
+    step.shard = s.shard;
     summarize(app, o);
     if let Err(e) = crate::summary::record(&s.project_dir, &step) {
         app.out.warn(format!(
