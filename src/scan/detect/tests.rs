@@ -482,3 +482,36 @@ fn a_finding_is_located_at_its_secret_not_at_the_match() {
     );
     assert_eq!((f[0].start_line, f[0].start_column), (2, 7), "{f:?}");
 }
+
+#[test]
+fn keyword_nfa_and_dfa_find_the_same() {
+    let d = Detector::builtin();
+    let good = github_token("ghp_", 3);
+    let small = format!("a = 1\ntoken: {good}\npassword = \"hunter2-Xq8vR2mZpL\"\n");
+    let before = d.scan("a.txt", None, small.as_bytes());
+    assert!(!before.is_empty());
+    // Past the threshold the DFA takes over: same findings.
+    let big = "x".repeat(DFA_AFTER as usize + 1);
+    d.scan("big.txt", None, big.as_bytes());
+    assert!(
+        d.ac.as_ref()
+            .unwrap()
+            .dfa
+            .get()
+            .is_some_and(|a| a.is_some())
+    );
+    assert_eq!(d.scan("a.txt", None, small.as_bytes()), before);
+}
+
+#[test]
+fn custom_regexes_compile_on_first_use() {
+    let d = Detector::new(
+        vec![rule("custom", r"custom-([a-z]{8})", &["custom-"])],
+        vec![],
+    )
+    .unwrap();
+    assert!(d.rules[0].re.as_ref().unwrap().cell.get().is_none());
+    let f = d.scan("a.txt", None, b"x = custom-abcdefgh\n");
+    assert_eq!(f.len(), 1);
+    assert!(d.rules[0].re.as_ref().unwrap().cell.get().is_some());
+}
