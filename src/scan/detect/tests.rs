@@ -517,3 +517,27 @@ fn custom_regexes_compile_on_first_use() {
     assert_eq!(f.len(), 1);
     assert!(d.rules[0].re.as_ref().unwrap().cell.get().is_some());
 }
+
+#[test]
+fn flutterwave_public_key_is_low_severity() {
+    let d = Detector::builtin();
+    let key = ["FLWPUBK_TEST-", "43ff19d8fe38fcdfe1e617fd94804933", "-X"].concat();
+    let f = d.scan("a.env", None, format!("FLW_PUBLIC_KEY={key}\n").as_bytes());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule_id, "flutterwave-public-key");
+    assert!(
+        f[0].tags
+            .iter()
+            .any(|t| t == crate::scan::rules::SEVERITY_LOW)
+    );
+    // The secret key stays a secret-key finding, not a low one.
+    let sk = ["FLWSECK_TEST-", "ce03428eecbb80c0779dbc2ec75d8ced", "-X"].concat();
+    let f = d.scan("a.env", None, format!("FLW_SECRET_KEY={sk}\n").as_bytes());
+    assert_eq!(f[0].rule_id, "flutterwave-secret-key");
+    assert!(
+        !f[0]
+            .tags
+            .iter()
+            .any(|t| t == crate::scan::rules::SEVERITY_LOW)
+    );
+}
