@@ -496,14 +496,16 @@ impl Detector {
                     }
                     let c = &self.rules[r];
                     let (ws, we) = window(content, m.start(), m.end(), c.before, c.after);
+                    // A match wholly inside the previous window was judged there, with its own
+                    // context (lines before it): a later window must not judge it again with less.
+                    let judged = st.scanned_until[r];
                     st.scanned_until[r] = we.max(m.end());
                     self.run_rule(
                         r,
                         path,
                         commit,
                         content,
-                        ws,
-                        we,
+                        (ws, we, judged),
                         &mut st.emitted_until[r],
                         &mut st.locs[r],
                         &mut out,
@@ -524,8 +526,7 @@ impl Detector {
                 path,
                 commit,
                 content,
-                0,
-                content.len(),
+                (0, content.len(), 0),
                 &mut st.emitted_until[r],
                 &mut st.locs[r],
                 &mut out,
@@ -578,8 +579,7 @@ impl Detector {
         path: &str,
         commit: Option<&str>,
         content: &[u8],
-        ws: usize,
-        we: usize,
+        (ws, we, judged): (usize, usize, usize),
         emitted_until: &mut usize,
         locs_slot: &mut Option<CaptureLocations>,
         out: &mut Vec<Raw>,
@@ -602,7 +602,7 @@ impl Detector {
                 m.end() + 1
             };
             let (ms, me) = (ws + m.start(), ws + m.end());
-            if ms < *emitted_until {
+            if ms < *emitted_until || me <= judged {
                 continue;
             }
             let (ss, se) = secret_span(c.rule.secret_group, locs, (m.start(), m.end()));
