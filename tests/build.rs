@@ -159,17 +159,10 @@ Dockerfile
             &[],
         );
         assert_eq!(code, 0, "{builder}: {err}");
-        assert_eq!(
-            err.contains("BuildKit does not re-apply .dockerignore"),
-            builder == "buildkit",
-            "{err}"
-        );
+        // Both builders leave the listed Dockerfile and .dockerignore out, as `docker build` does
+        // (BuildKit gets the context through the session, the Dockerfile on its own).
+        assert!(!err.contains("BuildKit does not re-apply"), "{err}");
         let image = format!("{r}:{builder}");
-        let mut expected = expected.clone();
-        if builder == "buildkit" {
-            expected.insert("/ctx/Dockerfile".into());
-            expected.insert("/ctx/.dockerignore".into());
-        }
         let listed: BTreeSet<String> = run_in(&image, "find /ctx -mindepth 1")
             .lines()
             .map(String::from)

@@ -365,3 +365,272 @@ fn ssh_needs_buildkit_and_an_agent() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("SSH_AUTH_SOCK is not set"), "{err}");
 }
+
+/// What `find` lists under /ctx in `image`, one `TYPE PATH` a line, sorted (`p` a named pipe).
+fn listing(image: &str) -> Vec<String> {
+    let out = run_in(
+        image,
+        "cd /ctx && find . -mindepth 1 | while read f; do if [ -p \"$f\" ]; then echo \"p $f\"; elif [ -L \"$f\" ]; then echo \"l $f\"; elif [ -d \"$f\" ]; then echo \"d $f\"; else echo \"f $f\"; fi; done",
+    );
+    let mut v: Vec<String> = out.lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+/// Builds `dir` with `DOCKER_BUILDKIT=0 docker build` (the CLI applies the ignore file: the reference).
+fn docker_build(dir: &Path, image: &str, file: &str) {
+    let out = Command::new("docker")
+        .args(["build", "-q", "-f", file, "-t", image, "."])
+        .env("DOCKER_BUILDKIT", "0")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write_all(dir: &Path, files: &[(&str, &str)]) {
+    for (name, body) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+}
+
+#[test]
+fn a_dockerfile_dockerignore_replaces_dockerignore_with_buildkit() {
+    require_docker();
+    let copy = format!("FROM {}\nCOPY . /ctx/\n", busybox_image());
+    for (file, own) in [
+        ("Dockerfile", "Dockerfile.dockerignore"),
+        ("app.Dockerfile", "app.Dockerfile.dockerignore"),
+    ] {
+        let files = [
+            ("a.txt", "a"),
+            ("b.txt", "b"),
+            ("sub/c.txt", "c"),
+            ("sub/d.log", "d"),
+        ];
+        let ours = tempfile::tempdir().unwrap();
+        write_all(ours.path(), &files);
+        write_all(
+            ours.path(),
+            &[
+                (file, &copy),
+                (".dockerignore", "a.txt\n"),
+                (own, "b.txt\nsub/*.log\n"),
+            ],
+        );
+        // The reference: the same context, its .dockerignore holding the Dockerfile's own patterns.
+        let reference = tempfile::tempdir().unwrap();
+        write_all(reference.path(), &files);
+        write_all(
+            reference.path(),
+            &[
+                (file, &copy),
+                (".dockerignore", "b.txt\nsub/*.log\n"),
+                (own, "b.txt\nsub/*.log\n"),
+            ],
+        );
+        let r = repo("ownignore");
+        let (mine, theirs) = (format!("{r}:ours"), format!("{r}:docker"));
+        let _cleanup = Images(vec![mine.clone(), theirs.clone()]);
+        docker_build(reference.path(), &theirs, file);
+        let (code, _, err) = stevedore(
+            ours.path(),
+            &[
+                "build",
+                "--builder",
+                "buildkit",
+                "-f",
+                file,
+                "--image",
+                &r,
+                "--tag",
+                "ours",
+                ".",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        let (l_ours, l_docker) = (listing(&mine), listing(&theirs));
+        assert_eq!(l_ours, l_docker, "{file}");
+        assert!(l_ours.contains(&"f ./a.txt".to_string()), "{l_ours:?}");
+        assert!(
+            !l_ours
+                .iter()
+                .any(|l| l.contains("b.txt") || l.contains("d.log")),
+            "{l_ours:?}"
+        );
+    }
+}
+
+#[test]
+fn a_named_pipe_reaches_the_buildkit_context_as_docker_sends_it() {
+    require_docker();
+    let d = tempfile::tempdir().unwrap();
+    write_all(d.path(), &[("f.txt", "f"), ("sub/g.txt", "g")]);
+    sh("mkfifo", &[d.path().join("pipe").to_str().unwrap()]);
+    sh("mkfifo", &[d.path().join("sub/pipe2").to_str().unwrap()]);
+    // The context as the build sees it (a bind mount of it), next to docker's reference image.
+    let dockerfile = format!(
+        "FROM {}\nRUN --mount=type=bind,target=/c mkdir /ctx && cp -a /c/. /ctx/\n",
+        busybox_image()
+    );
+    std::fs::write(d.path().join("Dockerfile"), dockerfile).unwrap();
+    let r = repo("fifo");
+    let (mine, theirs) = (format!("{r}:ours"), format!("{r}:docker"));
+    let _cleanup = Images(vec![mine.clone(), theirs.clone()]);
+    let (code, _, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--builder",
+            "buildkit",
+            "--no-cache",
+            "--image",
+            &r,
+            "--tag",
+            "ours",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let reference = tempfile::tempdir().unwrap();
+    write_all(reference.path(), &[("f.txt", "f"), ("sub/g.txt", "g")]);
+    sh("mkfifo", &[reference.path().join("pipe").to_str().unwrap()]);
+    sh(
+        "mkfifo",
+        &[reference.path().join("sub/pipe2").to_str().unwrap()],
+    );
+    std::fs::write(
+        reference.path().join("Dockerfile"),
+        format!("FROM {}\nCOPY . /ctx/\n", busybox_image()),
+    )
+    .unwrap();
+    docker_build(reference.path(), &theirs, "Dockerfile");
+    let l_ours = listing(&mine);
+    assert!(
+        l_ours.contains(&"p ./pipe".to_string()) && l_ours.contains(&"p ./sub/pipe2".to_string()),
+        "{l_ours:?}"
+    );
+    assert_eq!(l_ours, listing(&theirs));
+}
+
+/// Runs stevedore in `dir` with `stdin` piped in; returns (exit code, stderr).
+fn stevedore_stdin(dir: &Path, args: &[&str], stdin: &str) -> (i32, String) {
+    use std::io::Write;
+    let mut child = Command::new(stevedore_bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `docker build -f - .` with `stdin`, the classic builder (the reference).
+fn docker_build_stdin(dir: &Path, image: &str, stdin: &str) {
+    use std::io::Write;
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-f", "-", "-t", image, "."])
+        .env("DOCKER_BUILDKIT", "0")
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker build -f -: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_dockerfile_outside_the_context_or_on_stdin_builds_as_with_docker() {
+    require_docker();
+    let copy = format!("FROM {}\nCOPY . /ctx/\n", busybox_image());
+    for ignore in [None, Some("a.txt\n")] {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = d.path().join("ctx");
+        write_all(&ctx, &[("a.txt", "a"), ("sub/b.txt", "b")]);
+        if let Some(i) = ignore {
+            write_all(&ctx, &[(".dockerignore", i)]);
+        }
+        write_all(d.path(), &[("df/Outside.Dockerfile", &copy)]);
+        let outside = d.path().join("df/Outside.Dockerfile");
+        let outside = outside.to_str().unwrap();
+        let r = repo("outside");
+        let tags = [
+            "ref",
+            "refstdin",
+            "classic",
+            "classicstdin",
+            "buildkit",
+            "buildkitstdin",
+        ];
+        let _cleanup = Images(tags.iter().map(|t| format!("{r}:{t}")).collect());
+        let out = Command::new("docker")
+            .args(["build", "-q", "-f", outside, "-t", &format!("{r}:ref"), "."])
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(&ctx)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        docker_build_stdin(&ctx, &format!("{r}:refstdin"), &copy);
+        let reference = listing(&format!("{r}:ref"));
+        assert_eq!(listing(&format!("{r}:refstdin")), reference);
+        for builder in ["classic", "buildkit"] {
+            let base = ["build", "--builder", builder, "--image", &r, "--tag"];
+            let mut a = base.to_vec();
+            a.extend([builder, "-f", outside, "."]);
+            let (code, _, err) = stevedore(&ctx, &a, &[]);
+            assert_eq!(code, 0, "{builder} -f {outside}: {err}");
+            let stdin_tag = format!("{builder}stdin");
+            let mut a = base.to_vec();
+            a.extend([stdin_tag.as_str(), "-f", "-", "."]);
+            let (code, err) = stevedore_stdin(&ctx, &a, &copy);
+            assert_eq!(code, 0, "{builder} -f -: {err}");
+            let expected = reference.clone();
+            assert_eq!(
+                listing(&format!("{r}:{builder}")),
+                expected,
+                "{builder} -f outside"
+            );
+            assert_eq!(
+                listing(&format!("{r}:{stdin_tag}")),
+                expected,
+                "{builder} -f -"
+            );
+        }
+    }
+}

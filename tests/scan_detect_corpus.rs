@@ -1,11 +1,11 @@
-//! The built-in rules on the public peer corpus (gitleaks' own rule tests): recall ≥ 99.35% on the tp
-//! samples (6060/6097 = 99.39% reached; the issue's 99.5% is not: 24 misses are Flutterwave *public*
-//! keys, 6 are Kubernetes Secrets whose decoded values are a certificate, `admin:password` or a
-//! documented `mypassword` — public or placeholder by the issue's own decoy rules); of the fp samples at
-//! most 5.5% flagged (19/372 = 5.11% reached; gitleaks itself flags 8.3%, measured the same way), and
-//! — the issue's target — at most 1% of those that are not also, verbatim, a tp sample of a sibling rule
-//! (22 fp samples are: e.g. a Cloudflare API token listed as an fp of the global-key rule and a tp of
-//! its own; 3/350 = 0.86% reached).
+//! The built-in rules on the public peer corpus (gitleaks' own rule tests): recall ≥ 99.5% on the tp
+//! samples (issue 14; 6084/6097 = 99.79% reached: the Flutterwave public keys are reported at low
+//! severity; 6 of the 13 misses are Kubernetes Secrets whose decoded values are a certificate,
+//! `admin:password` or a documented `mypassword` — public or placeholder by the issue's own decoy
+//! rules); of the fp samples at most 5.5% flagged (19/372 = 5.11% reached; gitleaks itself flags
+//! 8.3%, measured the same way), and — the issue's target — at most 1% of those that are not also,
+//! verbatim, a tp sample of a sibling rule (22 fp samples are: e.g. a Cloudflare API token listed as
+//! an fp of the global-key rule and a tp of its own; 3/350 = 0.86% reached).
 //!
 //! The corpus is found through `STEVEDORE_BENCH_CASES`, else at `../shared/bench/gitleaks-cases.jsonl`
 //! beside the crate. When it is absent the test fails in CI (`CI` set) and is skipped elsewhere.
@@ -47,8 +47,8 @@ fn peer_corpus_recall_and_false_positives() {
         score.fp_rate_consistent() * 100.0
     );
     assert!(
-        recall >= 0.9935,
-        "recall {:.2}% < 99.35%; misses per rule: {:?}",
+        recall >= 0.995,
+        "recall {:.2}% < 99.5%; misses per rule: {:?}",
         recall * 100.0,
         score.missed_by_rule
     );

@@ -144,38 +144,71 @@ fn options(plan: &Plan) -> BuildImageOptions {
     }
 }
 
+/// The daemon's build output, with the counters of the context being sent.
+type Started<'a> = (
+    futures_util::stream::BoxStream<'a, Result<bollard::models::BuildInfo, DockerError>>,
+    std::sync::Arc<context::Stats>,
+);
+
+/// Starts the build: BuildKit through our session (the context served by FileSync), the classic
+/// builder with the context as a tar upload.
+async fn start<'a>(app: &App, docker: &'a Docker, plan: &Plan) -> anyhow::Result<Started<'a>> {
+    let s = &plan.settings;
+    if plan.builder == Builder::BuildKit {
+        let stats = std::sync::Arc::new(context::Stats::default());
+        let stream = super::buildkit::build(docker, s, options(plan), stats.clone()).await?;
+        return Ok((stream, stats));
+    }
+    // A Dockerfile from outside the context (or stdin) travels in the tar under its generated name.
+    let extra = match &s.dockerfile_outside {
+        Some(p) => Some((
+            s.dockerfile.clone(),
+            std::fs::read(p).map_err(|e| {
+                coded(
+                    ExitCode::Usage,
+                    format!("cannot read the Dockerfile {}: {e}", p.display()),
+                )
+            })?,
+        )),
+        None => None,
+    };
+    let (body, stats) = context::stream(s.context.clone(), s.matcher.clone(), extra);
+    let progress = app.out.progress("sending context", None, true);
+    let body = bollard::body_try_stream(with_progress(progress, body));
+    Ok((
+        docker.build_image(options(plan), None, Some(body)).boxed(),
+        stats,
+    ))
+}
+
 /// Builds the plan's image on the daemon as `repo:tags[0]`, with the planned builder and cache.
 pub async fn build(app: &App, docker: &Docker, plan: &Plan) -> anyhow::Result<Built> {
     let s = &plan.settings;
-    let (body, stats) = context::stream(s.context.clone(), s.matcher.clone());
-    let progress = app.out.progress("sending context", None, true);
-
+    let (mut stream, stats) = match tokio::time::timeout(s.timeout, start(app, docker, plan)).await
+    {
+        Ok(started) => started.map_err(session_failure)?,
+        Err(_) => {
+            return Err(coded(
+                ExitCode::Outside,
+                format!(
+                    "the Docker daemon did not start the build within {}s",
+                    s.timeout.as_secs()
+                ),
+            ));
+        }
+    };
     let mut tracker = Tracker::default();
     let mut shown = Shown::new(app, s.progress);
     let consume = async {
-        let mut stream = if plan.builder == Builder::BuildKit {
-            let body = with_progress(progress, body);
-            match super::buildkit::build(docker, s, options(plan), body).await {
-                Ok(stream) => stream.boxed(),
-                Err(e) => return Ok(Err(e)),
-            }
-        } else {
-            let body = bollard::body_try_stream(with_progress(progress, body));
-            docker.build_image(options(plan), None, Some(body)).boxed()
-        };
         while let Some(item) = stream.next().await {
             for line in tracker.item(&item?) {
                 shown.line(line);
             }
         }
-        Ok::<_, DockerError>(Ok(()))
+        Ok::<(), DockerError>(())
     };
-    let result = match tokio::time::timeout(s.timeout, consume).await {
-        Ok(Ok(Err(session))) => return Err(session_failure(session)),
-        Ok(Ok(Ok(()))) => Ok(Ok(())),
-        Ok(Err(e)) => Ok(Err(e)),
-        Err(e) => Err(e),
-    };
+    let result = tokio::time::timeout(s.timeout, consume).await;
+    s.remove_stdin_copy();
     shown.finish();
     let walk_error = stats.error();
     failure(result, walk_error, &tracker, s.timeout.as_secs())?;

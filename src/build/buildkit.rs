@@ -1,9 +1,12 @@
 //! A BuildKit build through our own session ([`super::session`]): bollard's `build_image` starts its
 //! own session that serves registry credentials only, so the build request is made here — the same
-//! `POST /build` (query from bollard's `BuildImageOptions`, the context as the body), naming our session,
-//! with the answer read as the daemon's JSON message stream.
+//! `POST /build` (query from bollard's `BuildImageOptions`), naming our session and
+//! `remote=client-session` as `docker buildx` does: no tar upload, the daemon fetches the context and
+//! the Dockerfile through the session's FileSync — with the answer read as the daemon's JSON message
+//! stream.
 
-use super::session::{self, Attachments, secrets, ssh};
+use super::context::Stats;
+use super::session::{self, Attachments, filesync, secrets, ssh};
 use super::settings::Settings;
 use crate::docker::{Raw, Target};
 use bollard::errors::Error as DockerError;
@@ -13,11 +16,23 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http_body_util::BodyExt;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-/// The session's services for the settings: the secrets (read now, registered for redaction) and the
-/// SSH agents.
-pub fn attachments(settings: &Settings) -> anyhow::Result<Attachments> {
+/// The session's services for the settings: the context and the Dockerfile's directory, the secrets
+/// (read now, registered for redaction) and the SSH agents.
+pub fn attachments(settings: &Settings, stats: Arc<Stats>) -> anyhow::Result<Attachments> {
+    let dockerfile = settings.dockerfile_path();
+    let dirs = filesync::Dirs {
+        context: settings.context.clone(),
+        matcher: settings.session_matcher.clone(),
+        dockerfile_dir: dockerfile
+            .parent()
+            .unwrap_or(&settings.context)
+            .to_path_buf(),
+        stats,
+    };
     Ok(Attachments {
+        files: Some(filesync::FileSync(Arc::new(dirs))),
         secrets: (!settings.secrets.is_empty())
             .then(|| secrets::Store::load(&settings.secrets))
             .transpose()?,
@@ -33,13 +48,15 @@ fn shared_key(settings: &Settings) -> String {
     format!("{:08x}", h.finalize())
 }
 
-/// Starts the session and the build; the stream yields the daemon's messages (an error item fails the
-/// build, as with bollard) and keeps the session open until it ends.
+/// Starts the session and the build (`remote=client-session`: the daemon fetches the context and the
+/// Dockerfile through the session; `stats` counts what the context sent); the stream yields the
+/// daemon's messages (an error item fails the build, as with bollard) and keeps the session open until
+/// it ends.
 pub async fn build(
     docker: &bollard::Docker,
     settings: &Settings,
     mut options: BuildImageOptions,
-    body: impl Stream<Item = std::io::Result<Bytes>> + Send + Sync + 'static,
+    stats: Arc<Stats>,
 ) -> anyhow::Result<futures_util::stream::BoxStream<'static, Result<BuildInfo, DockerError>>> {
     let raw = Raw::new(
         &Target::from_env(),
@@ -51,15 +68,20 @@ pub async fn build(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "context".into());
-    let session =
-        session::start(&raw, &name, &shared_key(settings), attachments(settings)?).await?;
+    let attachments = attachments(settings, stats)?;
+    let session = session::start(&raw, &name, &shared_key(settings), attachments).await?;
     options.session = Some(session.id.clone());
+    options.remote = Some("client-session".into());
+    // The daemon asks the `dockerfile` directory for this name.
+    options.dockerfile = settings
+        .dockerfile_path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| settings.dockerfile.clone());
     let query = serde_urlencoded::to_string(&options)?;
-    let body = http_body_util::StreamBody::new(body.map(|r| r.map(hyper::body::Frame::data)));
     let req = raw
         .builder("POST", &format!("/build?{query}"))
-        .header("Content-Type", "application/x-tar")
-        .body(body)?;
+        .body(http_body_util::Empty::<Bytes>::new())?;
     let resp = raw.open(req).await?;
     let status = resp.status().as_u16();
     if status != 200 {

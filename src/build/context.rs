@@ -89,9 +89,12 @@ impl Write for ChannelWriter {
 
 /// Starts streaming the context at `root` (excluding what `matcher` excludes); returns the byte stream
 /// for the request body and the shared counters.
+/// `extra` is a file added after the walk as `(name, bytes)`: a Dockerfile from outside the context
+/// or stdin, under a generated name, as the docker CLI adds it.
 pub fn stream(
     root: PathBuf,
     matcher: Matcher,
+    extra: Option<(String, Vec<u8>)>,
 ) -> (
     impl Stream<Item = io::Result<Bytes>> + Send + 'static,
     Arc<Stats>,
@@ -106,7 +109,7 @@ pub fn stream(
             buf: Vec::with_capacity(CHUNK),
             stats: st.clone(),
         };
-        if let Err(e) = write_tar(&root, &matcher, writer, &st) {
+        if let Err(e) = write_tar(&root, &matcher, extra, writer, &st) {
             if st.receiver_gone.load(Ordering::Relaxed) {
                 return;
             }
@@ -125,8 +128,14 @@ pub fn stream(
     (s, stats)
 }
 
-/// Writes the whole context as a tar archive into `w`.
-pub fn write_tar<W: Write>(root: &Path, matcher: &Matcher, w: W, stats: &Stats) -> io::Result<()> {
+/// Writes the whole context as a tar archive into `w`, then `extra` (see [`stream`]).
+pub fn write_tar<W: Write>(
+    root: &Path,
+    matcher: &Matcher,
+    extra: Option<(String, Vec<u8>)>,
+    w: W,
+    stats: &Stats,
+) -> io::Result<()> {
     let mut tar = tar::Builder::new(w);
     tar.mode(tar::HeaderMode::Complete);
     tar.follow_symlinks(false);
@@ -134,8 +143,20 @@ pub fn write_tar<W: Write>(root: &Path, matcher: &Matcher, w: W, stats: &Stats) 
         root,
         matcher,
         stats,
+        added: extra.as_ref().map(|(n, _)| n.as_str()),
     };
     walk(&w, b"", &MatchInfo::default(), &mut tar)?;
+    if let Some((name, bytes)) = extra {
+        if !root.join(".dockerignore").is_file() {
+            append_dockerignore(&mut tar, None, &name)?;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o600);
+        header.set_size(bytes.len() as u64);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, &name, &bytes[..])?;
+        stats.entries.fetch_add(1, Ordering::Relaxed);
+    }
     let mut w = tar.into_inner()?;
     w.flush()
 }
@@ -155,6 +176,8 @@ struct Walk<'a> {
     root: &'a Path,
     matcher: &'a Matcher,
     stats: &'a Stats,
+    /// The generated name of a Dockerfile added after the walk, which `.dockerignore` gets a line for.
+    added: Option<&'a str>,
 }
 
 fn rel_path(rel_dir: &[u8], name: &[u8]) -> Vec<u8> {
@@ -235,13 +258,46 @@ fn walk<W: Write>(
             w.stats.ignored.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        append_entry(tar, &path, &rel, &meta)?;
+        match w.added {
+            Some(name) if rel == b".dockerignore" && ft.is_file() => {
+                append_dockerignore(tar, Some(&path), name)?
+            }
+            _ => append_entry(tar, &path, &rel, &meta)?,
+        }
         w.stats.entries.fetch_add(1, Ordering::Relaxed);
         if ft.is_dir() {
             walk(w, &rel, &info, tar)?;
         }
     }
     Ok(())
+}
+
+/// `.dockerignore` with a line naming the Dockerfile added under `name` (created, listing itself, when
+/// the context has none), as the docker CLI rewrites it: the daemon then removes them from the context.
+fn append_dockerignore<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: Option<&Path>,
+    name: &str,
+) -> io::Result<()> {
+    let (mut header, mut bytes) = match path {
+        Some(p) => {
+            let meta = fs::metadata(p).map_err(|e| named(p, "stat", e))?;
+            (
+                header_for(&meta),
+                fs::read(p).map_err(|e| named(p, "read", e))?,
+            )
+        }
+        None => {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o600);
+            h.set_entry_type(tar::EntryType::Regular);
+            // Created, it lists itself too, so the daemon leaves it out of the context.
+            (h, b".dockerignore".to_vec())
+        }
+    };
+    bytes.extend_from_slice(format!("\n{name}\n").as_bytes());
+    header.set_size(bytes.len() as u64);
+    tar.append_data(&mut header, ".dockerignore", &bytes[..])
 }
 
 /// A tar header for `meta`, owned by 0:0 as `docker build` sends it.
@@ -327,6 +383,7 @@ pub fn check(root: &Path, matcher: &Matcher, dockerfile: &str) -> Result<(), Str
             root,
             matcher,
             stats: &Stats::default(),
+            added: None,
         };
         dry_walk(&w, b"", &MatchInfo::default())?;
     }
@@ -421,7 +478,7 @@ mod tests {
     fn entries(root: &Path, ignore: &str) -> BTreeMap<String, (tar::EntryType, String)> {
         let m = Matcher::for_context(ignore, "Dockerfile", &[]).unwrap();
         let mut buf = Vec::new();
-        write_tar(root, &m, &mut buf, &Stats::default()).unwrap();
+        write_tar(root, &m, None, &mut buf, &Stats::default()).unwrap();
         let mut a = tar::Archive::new(&buf[..]);
         let mut out = BTreeMap::new();
         for e in a.entries().unwrap() {
@@ -481,8 +538,14 @@ mod tests {
             // Privileged (root) reads any mode; the read-error path is covered by the test below.
             return;
         }
-        let err =
-            write_tar(d.path(), &Matcher::default(), Vec::new(), &Stats::default()).unwrap_err();
+        let err = write_tar(
+            d.path(),
+            &Matcher::default(),
+            None,
+            Vec::new(),
+            &Stats::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("secret.key"), "{err}");
     }
 
@@ -516,7 +579,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let gone = d.path().join("gone");
         let m = Matcher::default();
-        let err = write_tar(&gone, &m, Vec::new(), &Stats::default()).unwrap_err();
+        let err = write_tar(&gone, &m, None, Vec::new(), &Stats::default()).unwrap_err();
         assert!(err.to_string().contains("gone"), "{err}");
     }
 }

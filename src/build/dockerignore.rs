@@ -471,6 +471,18 @@ impl Matcher {
         Ok(m)
     }
 
+    /// The matcher for a context sent through a BuildKit session: the ignore file's patterns plus
+    /// `extra`, and nothing forced back in — the Dockerfile travels on its own, so a listed Dockerfile
+    /// or `.dockerignore` stays out of `COPY .`, as with `docker build`.
+    pub fn for_session(text: impl AsRef<[u8]>, extra: &[&str]) -> Result<Matcher, PatternError> {
+        let mut patterns: Vec<(Option<usize>, Vec<u8>)> = read_patterns(text.as_ref())
+            .into_iter()
+            .map(|(n, p)| (Some(n), p))
+            .collect();
+        patterns.extend(extra.iter().map(|e| (None, e.as_bytes().to_vec())));
+        Matcher::new(&patterns)
+    }
+
     /// The files `.dockerignore` excludes but that are sent anyway (the Dockerfile, `.dockerignore`).
     pub fn forced(&self) -> &[String] {
         &self.forced

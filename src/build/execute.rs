@@ -292,7 +292,20 @@ async fn push_tags(
         path: &to.path,
         creds: login.creds.as_ref(),
     };
-    push::push_all(app, docker, &plan.settings.repo, &plan.settings.tags, &dest).await
+    // The daemon retries a broken layer upload on its own for about a minute per attempt: bound the
+    // whole push (every tag, every attempt) by --timeout.
+    let limit = plan.settings.timeout;
+    let push = push::push_all(app, docker, &plan.settings.repo, &plan.settings.tags, &dest);
+    match tokio::time::timeout(limit, push).await {
+        Ok(r) => r,
+        Err(_) => Err(coded(
+            ExitCode::Outside,
+            format!(
+                "pushing {} to {} did not finish within {:.0?} (--timeout) — check the registry is up and reachable from the Docker daemon, or raise --timeout",
+                plan.settings.repo, to.host, limit
+            ),
+        )),
+    }
 }
 
 /// The repository with the pushed digest (`repo@sha256:…`).

@@ -198,7 +198,7 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     let docker = crate::docker::connect(settings.timeout).await?;
     let login = execute::login(app, &settings).await?;
     // Lease base images and cache sources: no prune (nor the disk guard) removes them mid-build.
-    let file = settings.context.join(&settings.dockerfile);
+    let file = settings.dockerfile_path();
     let mut cache = plan::default_cache_refs(&settings.repo, &settings.tags);
     cache.extend(settings.cache_from.iter().cloned());
     let (bargs, ttl) = (&settings.build_args, settings.timeout);

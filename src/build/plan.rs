@@ -146,13 +146,7 @@ pub fn plan(settings: Settings, observed: Option<&Observed>) -> Plan {
         host: tags::registry_of(&settings.repo),
         path: tags::path_in_registry(&settings.repo),
     });
-    let mut warnings = Vec::new();
-    if builder != Builder::Classic && !settings.matcher.forced().is_empty() {
-        warnings.push(format!(
-            ".dockerignore lists {}, which must still be sent; BuildKit does not re-apply .dockerignore to a sent context, so a `COPY .` will include them — use --builder classic to leave them out as `docker build` does",
-            settings.matcher.forced().join(" and ")
-        ));
-    }
+    let warnings = Vec::new();
     let refusals = refusals(&settings, builder, observed);
     Plan {
         settings,
@@ -219,7 +213,10 @@ impl Plan {
             format!(
                 "would build {} (Dockerfile {}, builder {:?})",
                 self.refs.join(", "),
-                s.dockerfile,
+                s.dockerfile_outside
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| s.dockerfile.clone()),
                 s.builder
             ),
             format!("  context: {}", s.context.display()),

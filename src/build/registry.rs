@@ -95,7 +95,7 @@ impl Registry {
             .get(format!("{}/v2/", self.base))
             .send()
             .await
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|e| self.unreachable(crate::error_chain::error_chain(&e)))?;
         if resp.status().is_success() {
             return Ok(Auth::None);
         }
@@ -130,7 +130,7 @@ impl Registry {
                 .basic_auth(&creds.username, Some(&creds.password))
                 .send()
                 .await
-                .map_err(|e| self.unreachable(e))?;
+                .map_err(|e| self.unreachable(crate::error_chain::error_chain(&e)))?;
             if resp.status() == reqwest::StatusCode::UNAUTHORIZED
                 || resp.status() == reqwest::StatusCode::FORBIDDEN
             {
@@ -139,7 +139,10 @@ impl Registry {
             if !resp.status().is_success() {
                 return Err(self.unreachable(format!("token endpoint answered {}", resp.status())));
             }
-            let v: serde_json::Value = resp.json().await.map_err(|e| self.unreachable(e))?;
+            let v: serde_json::Value = resp
+                .json()
+                .await
+                .map_err(|e| self.unreachable(crate::error_chain::error_chain(&e)))?;
             let token = v
                 .get("token")
                 .or_else(|| v.get("access_token"))
@@ -156,7 +159,7 @@ impl Registry {
             .basic_auth(&creds.username, Some(&creds.password))
             .send()
             .await
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|e| self.unreachable(crate::error_chain::error_chain(&e)))?;
         if resp.status().is_success() {
             Ok(Auth::Basic)
         } else if resp.status() == reqwest::StatusCode::UNAUTHORIZED
@@ -188,7 +191,10 @@ impl Registry {
             (Auth::Basic, Some(c)) => req.basic_auth(&c.username, Some(&c.password)),
             _ => req,
         };
-        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.unreachable(crate::error_chain::error_chain(&e)))?;
         if !resp.status().is_success() {
             return Err(coded(
                 ExitCode::Outside,

@@ -75,10 +75,17 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 pub struct Settings {
     /// The context directory (absolute).
     pub context: PathBuf,
-    /// The Dockerfile's path inside the context, `/`-separated.
+    /// The Dockerfile's path inside the context, `/`-separated; for one from outside the context (or
+    /// stdin), the generated name it has in the classic builder's tar.
     pub dockerfile: String,
-    /// The compiled `.dockerignore`.
+    /// A Dockerfile outside the context (or read from stdin): its absolute path.
+    pub dockerfile_outside: Option<PathBuf>,
+    /// The compiled `.dockerignore`, as the classic builder's tar applies it (the Dockerfile and
+    /// `.dockerignore` forced in, as the docker CLI sends them).
     pub matcher: Matcher,
+    /// What a BuildKit session sends: `<Dockerfile>.dockerignore` next to the Dockerfile when there is
+    /// one, else `.dockerignore`; nothing forced in.
+    pub session_matcher: Matcher,
     /// The repository, lower-cased.
     pub repo: String,
     /// The tags, the first one built and the others added.
@@ -125,6 +132,27 @@ pub struct Settings {
     pub ssh: Vec<ssh::Spec>,
 }
 
+impl Settings {
+    /// Where the Dockerfile is on this machine.
+    pub fn dockerfile_path(&self) -> PathBuf {
+        self.dockerfile_outside
+            .clone()
+            .unwrap_or_else(|| self.context.join(&self.dockerfile))
+    }
+
+    /// Removes the copy of a Dockerfile read from stdin (best effort).
+    pub fn remove_stdin_copy(&self) {
+        if let Some(dir) = self.dockerfile_outside.as_ref().and_then(|p| p.parent())
+            && dir.starts_with(std::env::temp_dir())
+            && dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(STDIN_DIR_PREFIX))
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 fn usage(msg: String) -> anyhow::Error {
     coded(ExitCode::Usage, msg)
 }
@@ -147,10 +175,32 @@ fn key_value(raw: &str, flag: &str, env: bool) -> anyhow::Result<Option<(String,
     }
 }
 
-/// The Dockerfile's path inside the context, by Docker's rule: `file` is relative to `base` (the working
-/// directory for `-f`, the context for `[build] file` and the default `Dockerfile`) and must lie inside
-/// the context.
-fn dockerfile_in(context: &Path, base: &Path, file: &str) -> anyhow::Result<String> {
+/// The name a Dockerfile from outside the context (or stdin) gets in the classic builder's tar, as the
+/// docker CLI names it: `.dockerfile.` and 20 hex digits.
+fn generated_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&nanos.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    format!(
+        ".dockerfile.{:08x}{:012x}",
+        h.finalize(),
+        nanos & 0xffff_ffff_ffff
+    )
+}
+
+/// The Dockerfile, by Docker's rule: `file` is relative to `base` (the working directory for `-f`, the
+/// context for `[build] file` and the default `Dockerfile`). Inside the context: its path there, `/`-
+/// separated. Outside: a generated name and its absolute path — it is sent beside the context, as the
+/// docker CLI sends it.
+fn dockerfile_in(
+    context: &Path,
+    base: &Path,
+    file: &str,
+) -> anyhow::Result<(String, Option<PathBuf>)> {
     let candidate = base.join(file);
     let abs = candidate.canonicalize().map_err(|e| {
         usage(format!(
@@ -158,20 +208,61 @@ fn dockerfile_in(context: &Path, base: &Path, file: &str) -> anyhow::Result<Stri
             candidate.display()
         ))
     })?;
-    let rel = abs.strip_prefix(context).map_err(|_| {
-        usage(format!(
-            "Dockerfile {} is outside the context {} — move it into the context (stevedore never reads outside it)",
-            abs.display(),
-            context.display()
-        ))
-    })?;
-    Ok(rel.to_string_lossy().replace('\\', "/"))
+    if !abs.is_file() {
+        return Err(usage(format!(
+            "Dockerfile {} is not a file — pass --file with the Dockerfile's path",
+            abs.display()
+        )));
+    }
+    match abs.strip_prefix(context) {
+        Ok(rel) => Ok((rel.to_string_lossy().replace('\\', "/"), None)),
+        Err(_) => Ok((generated_name(), Some(abs))),
+    }
 }
 
-/// The Dockerfile, by Docker's rule: `-f PATH` relative to the working directory; else `[build] file`
-/// or `Dockerfile`, relative to the context.
-fn dockerfile(context: &Path, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<String> {
-    match &args.file {
+/// `-f -`: the Dockerfile read from stdin, written to a directory of its own (removed after the build)
+/// and sent beside the context as any Dockerfile from outside it.
+fn dockerfile_from_stdin() -> anyhow::Result<(String, Option<PathBuf>)> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut text)
+        .map_err(|e| usage(format!("-f -: cannot read the Dockerfile from stdin ({e})")))?;
+    if text.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(usage(
+            "-f -: stdin is empty — pipe the Dockerfile in (`stevedore build -f - . < Dockerfile`)"
+                .into(),
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "{STDIN_DIR_PREFIX}{}{}",
+        std::process::id(),
+        generated_name()
+    ));
+    let path = dir.join("Dockerfile");
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&path, &text))
+        .map_err(|e| {
+            usage(format!(
+                "-f -: cannot keep the Dockerfile in {}: {e}",
+                dir.display()
+            ))
+        })?;
+    Ok((generated_name(), Some(path)))
+}
+
+/// The prefix of the directory a Dockerfile from stdin is kept in during the build.
+pub const STDIN_DIR_PREFIX: &str = "stevedore-stdin-dockerfile-";
+
+/// The Dockerfile, by Docker's rule: `-f PATH` relative to the working directory (`-f -`: stdin); else
+/// `[build] file` or `Dockerfile`, relative to the context.
+fn dockerfile(
+    context: &Path,
+    cfg: &BuildConfig,
+    args: &BuildArgs,
+) -> anyhow::Result<(String, Option<PathBuf>)> {
+    match args.file.as_deref() {
+        Some("-") => dockerfile_from_stdin(),
         Some(f) => {
             let cwd = std::env::current_dir().map_err(|e| {
                 usage(format!(
@@ -253,6 +344,31 @@ fn ignore_matcher(context: &Path, dockerfile: &str) -> anyhow::Result<Matcher> {
         .map_err(|e| usage(format!("{}: {e}", ignore_path.display())))?;
     super::context::check(context, &matcher, dockerfile).map_err(usage)?;
     Ok(matcher)
+}
+
+/// The ignore file BuildKit applies for the Dockerfile at `dockerfile`: `<Dockerfile>.dockerignore`
+/// beside it when it exists (BuildKit's rule: it replaces `.dockerignore` for that Dockerfile), else
+/// the context's `.dockerignore`.
+pub fn session_ignore_file(context: &Path, dockerfile: &Path) -> PathBuf {
+    let mut own = dockerfile.as_os_str().to_os_string();
+    own.push(".dockerignore");
+    let own = PathBuf::from(own);
+    if own.is_file() {
+        own
+    } else {
+        context.join(".dockerignore")
+    }
+}
+
+fn session_matcher(context: &Path, dockerfile: &Path) -> anyhow::Result<Matcher> {
+    let path = session_ignore_file(context, dockerfile);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(usage(format!("cannot read {}: {e}", path.display()))),
+    };
+    Matcher::for_session(&text, &[crate::summary::DIR])
+        .map_err(|e| usage(format!("{}: {e}", path.display())))
 }
 
 /// The repository and its tags: `-t NAME:TAG` sets both (every full reference must name the same
@@ -374,8 +490,12 @@ fn cache_to(raw: &str) -> anyhow::Result<()> {
 /// Resolves the settings from flags > environment > `[build]` > defaults.
 pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Result<Settings> {
     let context = context_dir(args)?;
-    let dockerfile = dockerfile(&context, cfg, args)?;
+    let (dockerfile, dockerfile_outside) = dockerfile(&context, cfg, args)?;
     let matcher = ignore_matcher(&context, &dockerfile)?;
+    let real = dockerfile_outside
+        .clone()
+        .unwrap_or_else(|| context.join(&dockerfile));
+    let session_matcher = session_matcher(&context, &real)?;
 
     let (repo, tags) = repository_and_tags(ctx, cfg, args)?;
 
@@ -407,7 +527,9 @@ pub fn resolve(ctx: &Context, cfg: &BuildConfig, args: &BuildArgs) -> anyhow::Re
     Ok(Settings {
         context,
         dockerfile,
+        dockerfile_outside,
         matcher,
+        session_matcher,
         repo,
         tags,
         build_args,
@@ -561,7 +683,7 @@ mod tests {
     }
 
     #[test]
-    fn dockerfile_must_be_inside_the_context() {
+    fn a_dockerfile_outside_the_context_is_sent_beside_it() {
         let d = tempfile::tempdir().unwrap();
         let ctx = d.path().join("ctx");
         std::fs::create_dir_all(ctx.join("docker")).unwrap();
@@ -570,13 +692,17 @@ mod tests {
         let ctx = ctx.canonicalize().unwrap();
         assert_eq!(
             dockerfile_in(&ctx, &ctx, "docker/app.Dockerfile").unwrap(),
-            "docker/app.Dockerfile"
+            ("docker/app.Dockerfile".to_string(), None)
         );
         let outside = d.path().join("Dockerfile.outside");
-        let e = dockerfile_in(&ctx, &ctx, outside.to_str().unwrap()).unwrap_err();
-        assert!(crate::exit::render(&e).contains("outside the context"));
-        assert_eq!(crate::exit::code_of(&e), ExitCode::Usage);
+        let (name, path) = dockerfile_in(&ctx, &ctx, outside.to_str().unwrap()).unwrap();
+        assert!(
+            name.starts_with(".dockerfile.") && name.len() == 32,
+            "{name}"
+        );
+        assert_eq!(path, Some(outside.canonicalize().unwrap()));
         let e = dockerfile_in(&ctx, &ctx, "missing.Dockerfile").unwrap_err();
         assert!(crate::exit::render(&e).contains("not found"));
+        assert_eq!(crate::exit::code_of(&e), ExitCode::Usage);
     }
 }

@@ -34,6 +34,9 @@ pub fn execute(app: &App, s: &Settings, plan: &Plan) -> anyhow::Result<Outcome> 
         }
     };
     stats.elapsed = started.elapsed();
+    if let Some(e) = Detector::failures().first() {
+        return Err(coded(ExitCode::Usage, e.clone()));
+    }
     if s.redact.is_on() {
         for f in &all {
             crate::redact::register_found(&f.finding.secret);

@@ -309,12 +309,12 @@ fn parse(text: &str, path: &Path, within: &Within, depth: usize) -> anyhow::Resu
         };
         if let Some(g) = rule.secret_group
             && let Some(re) = &rule.regex
-            && let Ok(c) = regex::Regex::new(re)
-            && g >= c.captures_len()
+            && let Ok(h) = parse_hir(re)
+            && g > h.properties().explicit_captures_len()
         {
             return Err(bad_rule(format!(
                 "secretGroup {g} but the regex has only {} capture group(s): fix secretGroup",
-                c.captures_len() - 1
+                h.properties().explicit_captures_len()
             )));
         }
         match existing {
@@ -507,23 +507,23 @@ fn allowlist(a: &RawAllowlist) -> Result<Allowlist, String> {
     })
 }
 
-/// Translates a Go RE2 pattern and checks that it compiles; the error says what to change.
+/// Translates a Go RE2 pattern and checks that it parses (a full compile waits for the rule's first
+/// keyword hit, see [`crate::scan::detect`]); the error says what to change.
 fn check_regex(re: &str) -> Result<String, String> {
     let t = translate_re2(re)?;
-    // Generous size limit: the detector decides its own; this check is about syntax.
-    regex::RegexBuilder::new(&t)
-        .size_limit(256 << 20)
-        .build()
-        .map_err(|e| {
-        let first = e.to_string();
-        let hint = if first.contains("size limit") {
-            " (the compiled pattern is too large: narrow repetitions such as {1,1000} or Unicode classes)"
-        } else {
-            " (Rust's regex has no look-around or back-references, like Go's RE2: rewrite that part)"
-        };
+    parse_hir(&t).map_err(|first| {
+        let hint = " (Rust's regex has no look-around or back-references, like Go's RE2: rewrite that part)";
         format!("{re:?} does not compile: {}{hint}", first.replace('\n', " "))
     })?;
     Ok(t)
+}
+
+/// The parsed form of a (translated) pattern, as `regex` parses it.
+fn parse_hir(re: &str) -> Result<regex_syntax::hir::Hir, String> {
+    regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(re)
+        .map_err(|e| e.to_string())
 }
 
 /// Translates the parts of Go's RE2 syntax that Rust's `regex` spells differently: `\Q…\E` literal

@@ -25,6 +25,9 @@ use super::rule::Rule;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// The tag of a rule whose findings are low severity (see [`Def::severity_low`]).
+pub const SEVERITY_LOW: &str = "severity:low";
+
 /// A rule under construction together with its meta.
 pub(crate) struct Def {
     pub rule: Rule,
@@ -58,6 +61,12 @@ impl Def {
     pub fn lines(mut self, before: u8, after: u16) -> Def {
         self.meta.before = before;
         self.meta.after = after;
+        self
+    }
+    /// Marks a finding of this rule as low severity (tag [`SEVERITY_LOW`]): a publishable key that
+    /// is worth knowing about, not a leaked secret. Reports say so (GitLab `Low`, SARIF `note`).
+    pub fn severity_low(mut self) -> Def {
+        self.rule.tags.push(SEVERITY_LOW.into());
         self
     }
     /// Sets the noise-control family.

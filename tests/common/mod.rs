@@ -166,6 +166,19 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Kills the registry process now (a registry dying under a push); dropping it later is harmless.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The registry's storage root (`docker/registry/v2/…` appears under it as blobs arrive).
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -3,10 +3,12 @@
 //! The docker CLI opens it the same way: `POST /session` with `Upgrade: h2c`, naming the session
 //! (`X-Docker-Expose-Session-Uuid`, `-Name`, `-Sharedkey`) and every gRPC method the client serves
 //! (`X-Docker-Expose-Session-Grpc-Method`, one header each). After `101 Switching Protocols` the daemon
-//! is the gRPC client on that connection and we serve HTTP/2: health checks, build secrets
+//! is the gRPC client on that connection and we serve HTTP/2: health checks, the context and the
+//! Dockerfile ([`filesync`]), build secrets
 //! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials (empty: the daemon then uses its own).
 //! The build request names the session with `session=ID`.
 
+pub mod filesync;
 pub mod secrets;
 pub mod ssh;
 
@@ -14,7 +16,7 @@ use crate::docker::Raw;
 use anyhow::Context;
 use bollard_buildkit_proto::health;
 use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
-use bollard_buildkit_proto::moby::filesync::v1 as filesync;
+use bollard_buildkit_proto::moby::filesync::v1 as auth;
 use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer;
 use hyper_util::rt::TokioIo;
 use std::pin::Pin;
@@ -29,6 +31,8 @@ pub struct Attachments {
     pub secrets: Option<secrets::Store>,
     /// SSH agents for `RUN --mount=type=ssh`.
     pub ssh: Option<ssh::Agents>,
+    /// The context and the Dockerfile's directory, for a build with `remote=client-session`.
+    pub files: Option<filesync::FileSync>,
 }
 
 impl Attachments {
@@ -41,6 +45,9 @@ impl Attachments {
             "/moby.filesync.v1.Auth/GetTokenAuthority",
             "/moby.filesync.v1.Auth/VerifyTokenAuthority",
         ];
+        if self.files.is_some() {
+            m.push("/moby.filesync.v1.FileSync/DiffCopy");
+        }
         if self.secrets.is_some() {
             m.push("/moby.buildkit.secrets.v1.Secrets/GetSecret");
         }
@@ -117,9 +124,10 @@ pub async fn start(
 async fn serve(conn: Conn, attachments: Attachments) {
     let mut router = tonic::transport::Server::builder()
         .add_service(health::health_server::HealthServer::new(Health))
-        .add_service(filesync::auth_server::AuthServer::new(NoCredentials));
+        .add_service(auth::auth_server::AuthServer::new(NoCredentials));
     router = router.add_optional_service(attachments.secrets.map(SecretsServer::new));
     router = router.add_optional_service(attachments.ssh.map(SshServer::new));
+    router = router.add_optional_service(attachments.files);
     let incoming = futures_util::stream::iter([Ok::<_, std::io::Error>(conn)]);
     if let Err(e) = router.serve_with_incoming(incoming).await {
         tracing::debug!("BuildKit session ended: {e}");
@@ -202,29 +210,29 @@ impl health::health_server::Health for Health {
 struct NoCredentials;
 
 #[tonic::async_trait]
-impl filesync::auth_server::Auth for NoCredentials {
+impl auth::auth_server::Auth for NoCredentials {
     async fn credentials(
         &self,
-        _: Request<filesync::CredentialsRequest>,
-    ) -> Result<Response<filesync::CredentialsResponse>, Status> {
-        Ok(Response::new(filesync::CredentialsResponse::default()))
+        _: Request<auth::CredentialsRequest>,
+    ) -> Result<Response<auth::CredentialsResponse>, Status> {
+        Ok(Response::new(auth::CredentialsResponse::default()))
     }
     async fn fetch_token(
         &self,
-        _: Request<filesync::FetchTokenRequest>,
-    ) -> Result<Response<filesync::FetchTokenResponse>, Status> {
+        _: Request<auth::FetchTokenRequest>,
+    ) -> Result<Response<auth::FetchTokenResponse>, Status> {
         Err(Status::unimplemented("fetch token"))
     }
     async fn get_token_authority(
         &self,
-        _: Request<filesync::GetTokenAuthorityRequest>,
-    ) -> Result<Response<filesync::GetTokenAuthorityResponse>, Status> {
+        _: Request<auth::GetTokenAuthorityRequest>,
+    ) -> Result<Response<auth::GetTokenAuthorityResponse>, Status> {
         Err(Status::unimplemented("token authority"))
     }
     async fn verify_token_authority(
         &self,
-        _: Request<filesync::VerifyTokenAuthorityRequest>,
-    ) -> Result<Response<filesync::VerifyTokenAuthorityResponse>, Status> {
+        _: Request<auth::VerifyTokenAuthorityRequest>,
+    ) -> Result<Response<auth::VerifyTokenAuthorityResponse>, Status> {
         Err(Status::unimplemented("token authority"))
     }
 }

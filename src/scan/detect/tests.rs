@@ -482,3 +482,62 @@ fn a_finding_is_located_at_its_secret_not_at_the_match() {
     );
     assert_eq!((f[0].start_line, f[0].start_column), (2, 7), "{f:?}");
 }
+
+#[test]
+fn keyword_nfa_and_dfa_find_the_same() {
+    let d = Detector::builtin();
+    let good = github_token("ghp_", 3);
+    // Built at run time, so the repository's self-scan stays clean.
+    let pw = ["hunter2-", "Xq8vR2mZpL"].concat();
+    let small = format!("a = 1\ntoken: {good}\npassword = \"{pw}\"\n");
+    let before = d.scan("a.txt", None, small.as_bytes());
+    assert!(!before.is_empty());
+    // Past the threshold the DFA takes over: same findings.
+    let big = "x".repeat(DFA_AFTER as usize + 1);
+    d.scan("big.txt", None, big.as_bytes());
+    assert!(
+        d.ac.as_ref()
+            .unwrap()
+            .dfa
+            .get()
+            .is_some_and(|a| a.is_some())
+    );
+    assert_eq!(d.scan("a.txt", None, small.as_bytes()), before);
+}
+
+#[test]
+fn custom_regexes_compile_on_first_use() {
+    let d = Detector::new(
+        vec![rule("custom", r"custom-([a-z]{8})", &["custom-"])],
+        vec![],
+    )
+    .unwrap();
+    assert!(d.rules[0].re.as_ref().unwrap().cell.get().is_none());
+    let f = d.scan("a.txt", None, b"x = custom-abcdefgh\n");
+    assert_eq!(f.len(), 1);
+    assert!(d.rules[0].re.as_ref().unwrap().cell.get().is_some());
+}
+
+#[test]
+fn flutterwave_public_key_is_low_severity() {
+    let d = Detector::builtin();
+    let key = ["FLWPUBK_TEST-", "43ff19d8fe38fcdfe1e617fd94804933", "-X"].concat();
+    let f = d.scan("a.env", None, format!("FLW_PUBLIC_KEY={key}\n").as_bytes());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule_id, "flutterwave-public-key");
+    assert!(
+        f[0].tags
+            .iter()
+            .any(|t| t == crate::scan::rules::SEVERITY_LOW)
+    );
+    // The secret key stays a secret-key finding, not a low one.
+    let sk = ["FLWSECK_TEST-", "ce03428eecbb80c0779dbc2ec75d8ced", "-X"].concat();
+    let f = d.scan("a.env", None, format!("FLW_SECRET_KEY={sk}\n").as_bytes());
+    assert_eq!(f[0].rule_id, "flutterwave-secret-key");
+    assert!(
+        !f[0]
+            .tags
+            .iter()
+            .any(|t| t == crate::scan::rules::SEVERITY_LOW)
+    );
+}

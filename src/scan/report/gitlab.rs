@@ -67,7 +67,7 @@ fn vulnerability(r: &Report, f: &crate::scan::found::Located) -> Value {
                 None => "Revoke and rotate it, then remove it from the code (and from history if it was pushed).".into(),
             }
         ),
-        "severity": "Critical",
+        "severity": if f.finding.tags.iter().any(|t| t == crate::scan::rules::SEVERITY_LOW) { "Low" } else { "Critical" },
         "solution": fix.unwrap_or("Revoke and rotate the credential with its provider, then remove it from the repository; keep credentials in CI/CD variables or a secrets manager."),
         "raw_source_code_extract": r.matched(f),
         "identifiers": [{

@@ -34,7 +34,7 @@ pub fn render(r: &Report) -> String {
             json!({
                 "ruleId": f.finding.rule_id,
                 "ruleIndex": rule_index[f.finding.rule_id.as_str()],
-                "level": "error",
+                "level": if f.finding.tags.iter().any(|t| t == crate::scan::rules::SEVERITY_LOW) { "note" } else { "error" },
                 "message": { "text": format!("{} has detected secret for file {}.", f.finding.rule_id, f.place()) },
                 "locations": [{
                     "physicalLocation": {

@@ -67,7 +67,47 @@ pub fn jwt_header(c: &Candidate) -> bool {
         .ok()
         .and_then(|v| v.get("alg")?.as_str().map(str::to_string));
     let signature = c.secret.rsplit(|&b| b == b'.').next().unwrap_or(b"");
-    alg.is_none_or(|alg| jwt_signature_fits(&alg, signature)) && !after_basic(c)
+    alg.is_none_or(|alg| jwt_signature_fits(&alg, signature)) && !after_basic(c) && !example_jwt(c)
+}
+
+/// True for a JWT presented as an example: one in a documentation file that is jwt.io's sample
+/// (`"sub":"1234567890"`, `"name":"John Doe"`) or whose text just before it says so (`example`,
+/// `e.g.`, `sample`, `for instance`); one in a test fixture whose file or variable name says `example`,
+/// `sample`, `dummy`, `fake` or `mock`. A token pasted into a runbook without such words stays a
+/// finding.
+pub fn example_jwt(c: &Candidate) -> bool {
+    let s = c.secret;
+    if !(s.starts_with(b"eyJ") && s.iter().filter(|&&b| b == b'.').count() == 2) {
+        return false;
+    }
+    let payload = s.split(|&b| b == b'.').nth(1).unwrap_or(b"");
+    let jwt_io_sample = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .is_ok_and(|p| noise::contains(&p, b"John Doe") && noise::contains(&p, b"1234567890"));
+    let path = c.path.to_ascii_lowercase().replace('\\', "/");
+    let before = c.window[..c.secret_at].to_ascii_lowercase();
+    let says = |text: &[u8], words: &[&[u8]]| words.iter().any(|w| noise::contains(text, w));
+    let doc = [".md", ".rst", ".adoc", ".markdown"]
+        .iter()
+        .any(|e| path.ends_with(e))
+        || path.starts_with("docs/")
+        || path.contains("/docs/");
+    if doc && (jwt_io_sample || says(&before, &[b"example", b"e.g.", b"sample", b"for instance"])) {
+        return true;
+    }
+    let test_dir = path.split('/').any(|seg| {
+        matches!(
+            seg,
+            "test" | "tests" | "spec" | "fixtures" | "testdata" | "__tests__" | "__fixtures__"
+        )
+    });
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let file_name = path.rsplit('/').next().unwrap_or(&path);
+    let naming: &[&[u8]] = &[b"example", b"sample", b"dummy", b"fake", b"mock"];
+    test_dir && (says(file_name.as_bytes(), naming) || says(&before[line_start..], naming))
 }
 
 /// True when the secret follows the `Basic` scheme: a Basic credential is base64 of

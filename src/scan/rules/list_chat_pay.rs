@@ -346,6 +346,17 @@ pub(super) fn rules() -> Vec<Def> {
             &["gocardless"],
             r"live_[A-Za-z0-9_=\-]{40}",
         ),
+        // Flutterwave documents three keys per account and mode: a public key (`FLWPUBK[_TEST]-` + 32
+        // hex + `-X`), a secret key (`FLWSECK[_TEST]-…-X`) and an encryption key. The public key
+        // is meant for the browser: it cannot move money, so it is reported at low severity (it
+        // names the account and usually sits next to the secret key), never as a leaked secret.
+        token(
+            "flutterwave-public-key",
+            "Flutterwave public key (publishable, low severity: it names the account; check the secret key is not next to it)",
+            &["flwpubk_test-", "flwpubk-"],
+            r"\b(FLWPUBK(?:_TEST)?-[a-hA-H0-9]{32}-X)\b",
+        )
+        .severity_low(),
         token(
             "flutterwave-secret-key",
             "Flutterwave secret key",

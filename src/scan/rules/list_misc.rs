@@ -36,7 +36,9 @@ pub(super) fn rules() -> Vec<Def> {
             .check(|c| !crate::scan::detect::noise::has_placeholder_word(c.secret)),
         super::path_only("pkcs12-file", "PKCS#12 key store file", r"(?i)\.(?:p12|pfx)$"),
         // JWTs: three base64url parts whose header decodes to JSON with an algorithm.
+        // (Three lines before the token are looked at: "for example:" above a JWT in a document.)
         raw("jwt", "JSON Web Token", &["eyj"], r"\b(eyJ[A-Za-z0-9_\-]{10,}={0,2}\.eyJ[A-Za-z0-9_\-]{10,}={0,2}\.[A-Za-z0-9_\-]{10,}={0,2})")
+            .lines(3, 0)
             .check(checks::jwt_header),
         // Credentials in URLs and command lines.
         token(
@@ -76,13 +78,14 @@ pub(super) fn rules() -> Vec<Def> {
             &["curl"],
             r#"\bcurl\b(?:[^\n]|\\?\r?\n[ \t#]){0,600}?(?:-H|--header)[ =]*["'](?i:Authorization|Token|[\w\-]*api-?key|[\w\-]*-token|[\w\-]*secret)[ \t]*:[ \t]*(?:(?i:Basic|Bearer|Token|Api-Token|Bot)[ \t]+)?([^\s"']{8,})["']"#,
         )
-        .lines(0, 8)
+        .lines(3, 8)
         .kind(Kind::Raw)
         .check(|c| {
             use super::super::detect::noise;
             !noise::is_placeholder(c.secret)
                 && !noise::is_reference(c.secret)
                 && !checks::after_basic(c)
+                && !checks::example_jwt(c)
                 && c.secret.iter().filter(|b| b.is_ascii_alphanumeric()).count() >= 8
         }),
         token(
@@ -91,6 +94,7 @@ pub(super) fn rules() -> Vec<Def> {
             &["bearer "],
             r#"(?i:Authorization)\\?["']?\s*[:=,]\s*\\?["']?(?i:Bearer)[ \t]+([A-Za-z0-9+/_.~\-]{24,}={0,2})"#,
         )
+        .lines(3, 0)
         .kind(Kind::Context)
         .check(checks::bearer_value),
         token(

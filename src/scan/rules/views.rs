@@ -663,10 +663,7 @@ mod tests {
         let v = texts("a.ipynb", nb);
         assert_eq!(
             v[0],
-            (
-                "'hunter2x9'".into(),
-                "DB_PASSWORD = \"hunter2x9\"\n".into()
-            )
+            ("'hunter2x9'".into(), "DB_PASSWORD = \"hunter2x9\"\n".into())
         );
         assert_eq!(v[1].1, "{\"api_key\": \"abc\"}\n");
         assert_eq!(v[1].0, r#"{\"api_key\": \"abc\"}\n"#);

@@ -827,6 +827,67 @@ t = json.dumps({"cells": cells, "metadata": {"kernelspec": {"display_name": "Pyt
                 "nbformat": 4, "nbformat_minor": 5}, indent=1, sort_keys=True, ensure_ascii=False) + '\n'
 put('notebooks/churn.ipynb', t,
     [at('generic-api-key', t, nb_key), at('generic-api-key', t, nb_pw), at('github-pat', t, nb_tok)])
+
+# Example JWTs in documentation and in fixtures named as examples: no finding. A token pasted into a
+# runbook without saying it is an example is one.
+def jwt_with(payload):
+    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d, separators=(',', ':')).encode()).decode().rstrip('=')
+    return enc({"alg": "HS256", "typ": "JWT"}) + '.' + enc(payload) + '.' + rnd(43, AN + '-_')
+doc_jwt = jwt_with({"sub": "user_" + rnd(6), "aud": "api.acme.io", "iat": 1764000000})
+put('negative/docs/api-auth.md', f"""# Authenticating to the API
+
+Every request carries a JSON Web Token issued by the identity provider. An example token, as the
+staging provider issues it:
+
+    {doc_jwt}
+
+Send it in the `Authorization` header, for example:
+
+```sh
+curl -H "Authorization: Bearer {doc_jwt}" https://api.acme.io/v1/me
+```
+
+The jwt.io sample decodes to a user named John Doe: {jwt_with({"sub": "1234567890", "name": "John Doe", "iat": 1516239022})}
+""", [])
+put('negative/tests/fixtures/example_tokens.json', json.dumps({
+    "valid": jwt_with({"sub": "42", "exp": 4102444800}),
+    "expired": jwt_with({"sub": "42", "exp": 1500000000}),
+}, indent=2) + '\n', [])
+put('negative/spec/requests/auth_spec.rb', f"""RSpec.describe "auth" do
+  let(:sample_jwt) {{ "{jwt_with({"sub": "7", "role": "admin"})}" }}
+
+  it "accepts the token" do
+    get "/me", headers: {{ "X-Token" => sample_jwt }}
+    expect(response).to have_http_status(:ok)
+  end
+end
+""", [])
+oncall_jwt = jwt_with({"sub": "svc-billing", "scope": "invoices:write", "iat": 1764000000})
+t = f"""# On-call notes
+
+Service token for the billing API (rotate after the incident):
+{oncall_jwt}
+"""
+put('docs/oncall.md', t, [at('jwt', t, oncall_jwt)])
+
+# Certificates, public keys, images, SRI and lockfile digests, inside JSON strings too.
+cert_body = b64(600)
+cert_json = '-----BEGIN CERTIFICATE-----\n' + '\n'.join(cert_body[i:i+64] for i in range(0, len(cert_body), 64)) + '\n-----END CERTIFICATE-----\n'
+pub_body = b64(294)
+pub_json = '-----BEGIN PUBLIC KEY-----\n' + '\n'.join(pub_body[i:i+64] for i in range(0, len(pub_body), 64)) + '\n-----END PUBLIC KEY-----\n'
+put('negative/public-material.json', json.dumps({
+    "tls": {"certificate": cert_json, "publicKey": pub_json},
+    "jwks": {"keys": [{"kty": "RSA", "use": "sig", "kid": rnd(22, AN + '-_'), "alg": "RS256",
+                       "n": rnd(342, AN + '-_'), "e": "AQAB"}]},
+    "icon": "data:image/png;base64," + b64(300),
+    "script": {"src": "/app.js", "integrity": "sha384-" + b64(48)},
+    "known_host": "git.acme.io ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + rnd(43),
+}, indent=2) + '\n', [])
+put('negative/theme.css', f""".logo {{
+  background-image: url("data:image/svg+xml;base64,{b64s('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" r="4" fill="#0a7"/></svg>')}");
+}}
+.spinner {{ background: url(data:image/gif;base64,{b64(120)}) no-repeat; }}
+""", [])
 here = os.path.dirname(os.path.abspath(__file__))
 for name, text in files.items():
     p = os.path.join(here, 'files', name)
