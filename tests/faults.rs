@@ -1,6 +1,7 @@
 //! Faults from outside, against the real daemon and registry (issue 15): the registry killed in the
 //! middle of a push, a registry answering 500 to everything or accepting connections and never
-//! answering, a hosting provider answering 200 with a body that is not JSON. Each asserts the exit
+//! answering, a hosting provider answering 200 with a body that is not JSON, the Docker daemon (a
+//! private one) killed during a build. Each asserts the exit
 //! code, the message, and that nothing is left half-done: no dotenv, no success line, no `ok` target.
 //! (A provider that never answers and a Zulip server that hangs are in `deploy_http.rs` and
 //! `notify.rs`; prune racing a build or another prune in `prune.rs`.)
@@ -338,5 +339,241 @@ fn a_provider_answering_200_with_html_never_counts_as_deployed() {
     assert!(
         err.contains("JSON") || err.contains("json"),
         "the error says the answer is not JSON: {err}"
+    );
+}
+
+/// A private, empty dockerd of this test's own (never the shared one): its own data root, exec root,
+/// pidfile and unix socket under a temp dir, in a network namespace of its own with no bridge. Killed,
+/// its children and leftover mounts cleaned, and its dirs removed when dropped.
+struct PrivateDaemon {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl PrivateDaemon {
+    fn start() -> PrivateDaemon {
+        let dir = tempfile::Builder::new()
+            .prefix("stevedore-faults-dockerd.")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let ns = format!("stevedore-faults-{}", std::process::id());
+        let child = Command::new("unshare")
+            .args(["-n", "--", "dockerd"])
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .args(["--containerd-namespace", &ns])
+            .args(["--containerd-plugins-namespace", &format!("{ns}-plugins")])
+            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("run dockerd under unshare -n (root, util-linux)");
+        let daemon = PrivateDaemon { dir, child };
+        let started = Instant::now();
+        while !daemon.docker(&["version"]).status.success() {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the private dockerd did not start:\n{}",
+                std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        daemon
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("docker.sock").display())
+    }
+
+    fn docker(&self, args: &[&str]) -> std::process::Output {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", self.host())
+            .output()
+            .unwrap()
+    }
+
+    /// Copies an image from the shared daemon (nothing can be pulled).
+    fn load(&self, image: &str) {
+        let mut save = Command::new("docker")
+            .args(["save", image])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ok = Command::new("docker")
+            .args(["load", "-q"])
+            .env("DOCKER_HOST", self.host())
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            save.wait().unwrap().success() && ok.status.success(),
+            "{ok:?}"
+        );
+    }
+
+    /// kill -9, as a crash or an OOM kill would.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pids whose command line contains `needle` (other than this process).
+fn pids_with(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&p| p != me)
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+impl Drop for PrivateDaemon {
+    fn drop(&mut self) {
+        self.kill();
+        let d = self.dir.path().to_string_lossy().into_owned();
+        // Its containerd, shims and build processes outlive a killed dockerd: end them by pid.
+        for p in pids_with(&d) {
+            let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        // A killed dockerd leaves its data root's mounts behind: lazily unmount them, deepest first.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let mut under: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(1))
+            .filter(|m| m.starts_with(&format!("{d}/")))
+            .collect();
+        under.sort_by(|a, b| b.cmp(a));
+        for m in under {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+}
+
+/// Waits up to `limit` for `child`; kills it (and returns None) if it still runs.
+fn wait_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn the_docker_daemon_killed_during_a_build_is_exit_4_with_no_dotenv_and_no_success_line() {
+    require_docker();
+    let base = busybox_image();
+    let mut daemon = PrivateDaemon::start();
+    daemon.load(base);
+    // The marker names this build's RUN among every process on the machine.
+    let marker = format!("faults-dockerd-{}", std::process::id());
+    let d = context(&format!("FROM {base}\nRUN sleep 30; echo {marker}\n"));
+    let image = format!("stevedore-faults/dockerd-{}", std::process::id());
+    let out_path = d.path().join("stevedore.out");
+    let err_path = d.path().join("stevedore.err");
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(common::stevedore_bin());
+    for (k, _) in std::env::vars() {
+        if k == "CI" || k.starts_with("CI_") || k.starts_with("GITLAB_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args([
+            "-v",
+            "build",
+            "--image",
+            &image,
+            "--tag",
+            "t",
+            "--timeout",
+            "120s",
+        ])
+        // The private daemon has no bridge.
+        .args(["--network", "none"])
+        .args(["--dotenv", ".stevedore/build.env", "."])
+        .current_dir(d.path())
+        .env("DOCKER_HOST", daemon.host())
+        .env("STEVEDORE_STATE_DIR", state.path())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    // Kill the daemon once the RUN step is running.
+    let started = Instant::now();
+    let mut cut = false;
+    while started.elapsed() < Duration::from_secs(90) {
+        if !pids_with(&marker).is_empty() {
+            daemon.kill();
+            cut = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cut_at = Instant::now();
+    let status = wait_within(&mut child, Duration::from_secs(60));
+    let ended = cut_at.elapsed();
+    // The RUN's container outlives its daemon (its shell is the init of its pid namespace).
+    for p in pids_with(&marker) {
+        let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+    }
+    drop(daemon);
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    eprintln!(
+        "dockerd killed after {:?}; stevedore ended {ended:?} later\n{err}",
+        cut_at - started
+    );
+    assert!(cut, "the build ended before its RUN started:\n{out}\n{err}");
+    let status =
+        status.unwrap_or_else(|| panic!("stevedore still ran 60s after the daemon died:\n{err}"));
+    assert_eq!(status.code(), Some(4), "{out}\n{err}");
+    let lower = err.to_lowercase();
+    assert!(
+        lower.contains("docker") && (lower.contains("daemon") || lower.contains("connection")),
+        "the error names the Docker daemon or the connection: {err}"
+    );
+    assert_nothing_half_done(d.path(), &out, &err);
+    let leases: Vec<_> = std::fs::read_dir(state.path().join("leases"))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        leases.is_empty(),
+        "the build's lease outlived it: {leases:?}"
+    );
+    assert!(
+        !format!("{out}{err}").contains("built "),
+        "a success line:\n{out}\n{err}"
     );
 }
