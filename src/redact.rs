@@ -173,6 +173,10 @@ pub fn is_secret_name(name: &str) -> bool {
     if SECRET_ENV.contains(&n.as_str()) {
         return true;
     }
+    // The shell's working directories (`PWD`, `OLDPWD`) are paths, not passwords.
+    if n == "PWD" || n == "OLDPWD" {
+        return false;
+    }
     // GitLab's secret-detection settings, and names of files or paths holding a credential, are not one.
     if n.starts_with("SECRET_DETECTION_")
         || ["_FILE", "_PATH", "_DIR"].iter().any(|s| n.ends_with(s))
@@ -454,6 +458,9 @@ mod tests {
         assert!(!is_secret_name("CI_COMMIT_SHA"));
         assert!(!is_secret_name("SECRET_DETECTION_DISABLED"));
         assert!(!is_secret_name("KEYBOARD_LAYOUT"));
+        assert!(!is_secret_name("PWD"));
+        assert!(!is_secret_name("OLDPWD"));
+        assert!(is_secret_name("DB_PWD"));
         assert!(!is_secret_name("SSH_PRIVATE_KEY_FILE"));
     }
 

@@ -521,15 +521,14 @@ fn a_named_pipe_reaches_the_buildkit_context_as_docker_sends_it() {
     assert_eq!(l_ours, listing(&theirs));
 }
 
-/// Runs stevedore in `dir` with `stdin` piped in; returns (exit code, stderr).
-fn stevedore_stdin(dir: &Path, args: &[&str], stdin: &str) -> (i32, String) {
+/// Runs `cmd` with `stdin` written to its standard input; returns its output.
+fn with_stdin(cmd: &mut Command, stdin: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(stevedore_bin())
-        .args(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child
@@ -538,7 +537,15 @@ fn stevedore_stdin(dir: &Path, args: &[&str], stdin: &str) -> (i32, String) {
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs stevedore in `dir` with `stdin` piped in; returns (exit code, stderr).
+fn stevedore_stdin(dir: &Path, args: &[&str], stdin: &str) -> (i32, String) {
+    let out = with_stdin(
+        Command::new(stevedore_bin()).args(args).current_dir(dir),
+        stdin,
+    );
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -547,23 +554,13 @@ fn stevedore_stdin(dir: &Path, args: &[&str], stdin: &str) -> (i32, String) {
 
 /// `docker build -f - .` with `stdin`, the classic builder (the reference).
 fn docker_build_stdin(dir: &Path, image: &str, stdin: &str) {
-    use std::io::Write;
-    let mut child = Command::new("docker")
-        .args(["build", "-q", "-f", "-", "-t", image, "."])
-        .env("DOCKER_BUILDKIT", "0")
-        .current_dir(dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        Command::new("docker")
+            .args(["build", "-q", "-f", "-", "-t", image, "."])
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(dir),
+        stdin,
+    );
     assert!(
         out.status.success(),
         "docker build -f -: {}",

@@ -59,7 +59,7 @@ fn write_iidfile(settings: &Settings, image_id: &str) -> anyhow::Result<()> {
     let Some(path) = &settings.iidfile else {
         return Ok(());
     };
-    let tmp = path.with_extension("tmp-stevedore");
+    let tmp = path.with_extension(format!("tmp-stevedore.{}", std::process::id()));
     std::fs::write(&tmp, image_id)
         .and_then(|_| std::fs::rename(&tmp, path))
         .map_err(|e| {

@@ -174,7 +174,7 @@ fn enforce_policy(app: &App, plan: &Plan, started: Instant) -> Option<StepOutcom
     match &plan.policy {
         Verdict::Allowed => None,
         Verdict::Forced(warning) => {
-            app.out.warn(format!("warning: {warning}"));
+            app.out.warn(warning);
             None
         }
         Verdict::Refused(why) => {
