@@ -429,6 +429,15 @@ fn build_once(dir: &Path, how: &str, image: &str) -> Result<Tree, String> {
             how,
             ".",
         ]);
+        // The disk guard would run the prune policy on the shared daemon when its disk is nearly
+        // full, removing a concurrent docker build's base image; a config outside the context
+        // (which the differential compares) turns it off.
+        let config = std::env::temp_dir().join(format!(
+            "stevedore-context-diff-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&config, "[build]\nmin_free = \"0\"\n").unwrap();
+        c.env("STEVEDORE_CONFIG", &config);
         c.current_dir(dir).output().unwrap()
     };
     if !out.status.success() {
