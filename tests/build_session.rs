@@ -631,3 +631,53 @@ fn a_dockerfile_outside_the_context_or_on_stdin_builds_as_with_docker() {
         }
     }
 }
+
+/// BuildKit asks for the paths the Dockerfile names (`followpaths`): a `COPY dir/` and a
+/// `RUN --mount` of a directory get the whole directory, less what `.dockerignore` leaves out — as the
+/// docker CLI sends it. Hundreds of files, so the daemon asks for many files ahead of what is sent.
+#[test]
+fn copied_and_mounted_directories_arrive_whole() {
+    require_docker();
+    let ours = tempfile::tempdir().unwrap();
+    let reference = tempfile::tempdir().unwrap();
+    let mut files: Vec<(String, String)> = (0..600)
+        .map(|i| (format!("src/m{}/f{i}.txt", i % 7), format!("file {i}")))
+        .collect();
+    files.push(("src/skip.log".into(), "ignored".into()));
+    files.push(("vendor/pkg/a.txt".into(), "vendored".into()));
+    files.push(("other.txt".into(), "not named".into()));
+    files.push((".dockerignore".into(), "src/*.log\n".into()));
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    write_all(ours.path(), &files);
+    write_all(reference.path(), &files);
+    let base = busybox_image();
+    let mount = format!(
+        "FROM {base}\nCOPY src/ /ctx/src/\nRUN --mount=type=bind,source=vendor,target=/v cp -r /v /ctx/vendor\n"
+    );
+    write_all(ours.path(), &[("Dockerfile", &mount)]);
+    let copy = format!("FROM {base}\nCOPY src/ /ctx/src/\nCOPY vendor /ctx/vendor\n");
+    write_all(reference.path(), &[("Dockerfile", &copy)]);
+    let r = repo("followpaths");
+    let (mine, theirs) = (format!("{r}:ours"), format!("{r}:docker"));
+    let _cleanup = Images(vec![mine.clone(), theirs.clone()]);
+    docker_build(reference.path(), &theirs, "Dockerfile");
+    let args = [
+        "build",
+        "--builder",
+        "buildkit",
+        "--image",
+        &r,
+        "--tag",
+        "ours",
+        ".",
+    ];
+    let (code, _, err) = stevedore(ours.path(), &args, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (l_ours, l_docker) = (listing(&mine), listing(&theirs));
+    assert_eq!(l_ours, l_docker);
+    assert_eq!(l_ours.len(), 1 + 7 + 600 + 3, "{l_ours:?}");
+    assert_eq!(run_in(&mine, "cat /ctx/src/m4/f599.txt"), "file 599");
+}

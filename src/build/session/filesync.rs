@@ -172,9 +172,25 @@ struct Walk<'a> {
     stats: &'a Stats,
     out: Vec<Entry>,
     pending: Vec<Entry>,
+    /// `followpaths`: only these paths and what lies under them are sent (with their parents), as
+    /// fsutil includes them; `None` sends the whole context.
+    follow: Option<Vec<Vec<u8>>>,
 }
 
 impl Walk<'_> {
+    /// Whether `rel` is a followed path or under one, and whether it is a parent of one.
+    fn followed(&self, rel: &[u8]) -> (bool, bool) {
+        let Some(follow) = &self.follow else {
+            return (true, false);
+        };
+        let inside = |outer: &[u8], inner: &[u8]| {
+            inner.len() > outer.len() && inner.starts_with(outer) && inner[outer.len()] == b'/'
+        };
+        let under = follow.iter().any(|f| f == rel || inside(f, rel));
+        let above = follow.iter().any(|f| inside(rel, f));
+        (under, above)
+    }
+
     fn push(&mut self, e: Entry) {
         self.out.append(&mut self.pending);
         self.stats.entries.fetch_add(1, Ordering::Relaxed);
@@ -191,10 +207,21 @@ impl Walk<'_> {
         names.sort();
         for name in names {
             let rel = rel_path(rel_dir, &name);
+            let (under, above) = self.followed(&rel);
+            if !under && !above {
+                continue;
+            }
             let path = self.root.join(OsStr::from_bytes(&rel));
             let meta = std::fs::symlink_metadata(&path).map_err(|e| io_named(&path, "stat", e))?;
             let ft = meta.file_type();
-            let (decision, info) = decide(self.matcher, &rel, ft.is_dir(), parent)?;
+            if !under && !ft.is_dir() {
+                continue;
+            }
+            let (mut decision, info) = decide(self.matcher, &rel, ft.is_dir(), parent)?;
+            if !under && matches!(decision, Decision::Send) {
+                // Only a parent of a followed path: sent before the first entry under it.
+                decision = Decision::WalkOnly;
+            }
             match decision {
                 Decision::Skip => {
                     self.stats.ignored.fetch_add(1, Ordering::Relaxed);
@@ -257,21 +284,53 @@ fn followed(root: &Path, paths: &[Vec<u8>]) -> std::io::Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// The context's `followpaths` (what the Dockerfile's `COPY`/`ADD` sources and `RUN --mount`s name)
+/// as paths relative to the context, each symlink on the way resolved as fsutil does (the target is
+/// followed too); `None` when one of them is the whole context.
+fn follow_set(root: &Path, paths: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if paths.is_empty() {
+        return None;
+    }
+    let real_root = std::fs::canonicalize(root).ok();
+    let mut out = Vec::new();
+    for p in paths {
+        let c = super::super::dockerignore::clean(p);
+        let rel = c.strip_prefix(b"/").unwrap_or(&c).to_vec();
+        if rel.is_empty() || rel == b"." {
+            return None;
+        }
+        if rel.starts_with(b"../") {
+            continue;
+        }
+        let resolved = real_root.as_ref().and_then(|r| {
+            let real = std::fs::canonicalize(root.join(OsStr::from_bytes(&rel))).ok()?;
+            Some(real.strip_prefix(r).ok()?.as_os_str().as_bytes().to_vec())
+        });
+        match resolved {
+            Some(t) if t.is_empty() => return None,
+            Some(t) if t != rel => out.push(t),
+            _ => {}
+        }
+        out.push(rel);
+    }
+    Some(out)
+}
+
 /// What a request asks for: the entries, in order.
 fn list(dirs: &Dirs, name: &str, follow: &[Vec<u8>]) -> std::io::Result<Vec<Entry>> {
     match name {
-        "context" if follow.is_empty() => {
+        "context" => {
             let mut w = Walk {
                 root: &dirs.context,
                 matcher: &dirs.matcher,
                 stats: &dirs.stats,
                 out: Vec::new(),
                 pending: Vec::new(),
+                follow: follow_set(&dirs.context, follow),
             };
             w.dir(b"", &MatchInfo::default())?;
             Ok(w.out)
         }
-        "context" => followed(&dirs.context, follow),
         "dockerfile" => followed(&dirs.dockerfile_dir, follow),
         other => Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
@@ -357,10 +416,10 @@ async fn diff_copy(
             }))
             .await;
     });
-    let mut incoming = req.into_inner();
-    let counted = (name == "context" && follow.is_empty()).then(|| dirs.stats.clone());
+    let mut requests = read_promptly(req.into_inner());
+    let counted = (name == "context").then(|| dirs.stats.clone());
     tokio::spawn(async move {
-        while let Ok(Some(p)) = incoming.message().await {
+        while let Some(p) = requests.recv().await {
             match p.kind {
                 REQ => {
                     let Some(Some(path)) = files.get(p.id as usize) else {
@@ -384,14 +443,34 @@ async fn diff_copy(
                         .await;
                     return;
                 }
-                ERR => return,
-                _ => {}
+                _ => return,
             }
         }
     });
     let stream =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) });
     Ok(Response::new(Box::pin(stream)))
+}
+
+/// The daemon's REQ/FIN/ERR packets, read as they arrive and queued: the daemon asks for many files
+/// ahead (one small HTTP/2 DATA frame each), and frames left unread while a file is being sent count
+/// against h2's budget for small frames — past it the connection is dropped ("too_many_data_frames",
+/// and the build fails with "context canceled"). A REQ is a few bytes; the queue holds at most one per
+/// file.
+fn read_promptly(mut incoming: Streaming<Packet>) -> tokio::sync::mpsc::UnboundedReceiver<Packet> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(p)) = incoming.message().await {
+            let last = p.kind != REQ;
+            if !matches!(p.kind, REQ | FIN | ERR) {
+                continue;
+            }
+            if tx.send(p).is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Keeps the first error for the build's message ("cannot send the build context: …").
@@ -491,10 +570,20 @@ mod tests {
             names(list(&dirs, "context", &[]).unwrap()),
             ["a", "a/c", "a/c/keep", "a.b", "z"]
         );
-        let follow = vec![b"a/c/keep".to_vec(), b"a.b".to_vec(), b"missing".to_vec()];
+        let follow = vec![b"a/c/keep".to_vec(), b"/a.b".to_vec(), b"missing".to_vec()];
         assert_eq!(
             names(list(&dirs, "context", &follow).unwrap()),
             ["a", "a/c", "a/c/keep", "a.b"]
+        );
+        // A followed directory sends what lies under it, less what .dockerignore leaves out (a
+        // `COPY src/` or a `RUN --mount` of a directory).
+        assert_eq!(
+            names(list(&dirs, "context", &[b"/a".to_vec()]).unwrap()),
+            ["a", "a/c", "a/c/keep"]
+        );
+        assert_eq!(
+            names(list(&dirs, "context", &[b"/".to_vec()]).unwrap()),
+            ["a", "a/c", "a/c/keep", "a.b", "z"]
         );
     }
 }
