@@ -144,6 +144,23 @@ fn options(plan: &Plan) -> BuildImageOptions {
     }
 }
 
+/// The job's credentials for the cache sources' registries, served through the BuildKit session: a
+/// cache source the daemon does not hold yet (it is being pulled alongside the build) is read from its
+/// registry by BuildKit, with the login the pull uses.
+fn registry_auth(ctx: &crate::ci::Context, cache_from: &[String]) -> super::session::RegistryAuth {
+    let mut auth = super::session::RegistryAuth::default();
+    for r in cache_from {
+        let host = super::tags::registry_of(r);
+        if auth.get(&host).is_some() {
+            continue;
+        }
+        if let Ok(Some(c)) = crate::docker::credentials::credentials_for(ctx, &host) {
+            auth.insert(&host, &c.username, &c.password);
+        }
+    }
+    auth
+}
+
 /// The daemon's build output, with the counters of the context being sent.
 type Started<'a> = (
     futures_util::stream::BoxStream<'a, Result<bollard::models::BuildInfo, DockerError>>,
@@ -156,7 +173,9 @@ async fn start<'a>(app: &App, docker: &'a Docker, plan: &Plan) -> anyhow::Result
     let s = &plan.settings;
     if plan.builder == Builder::BuildKit {
         let stats = std::sync::Arc::new(context::Stats::default());
-        let stream = super::buildkit::build(docker, s, options(plan), stats.clone()).await?;
+        let registry = registry_auth(&app.ctx, &plan.cache_from);
+        let stream =
+            super::buildkit::build(docker, s, options(plan), stats.clone(), registry).await?;
         return Ok((stream, stats));
     }
     // A Dockerfile from outside the context (or stdin) travels in the tar under its generated name.

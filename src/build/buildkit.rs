@@ -19,8 +19,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The session's services for the settings: the context and the Dockerfile's directory, the secrets
-/// (read now, registered for redaction) and the SSH agents.
-pub fn attachments(settings: &Settings, stats: Arc<Stats>) -> anyhow::Result<Attachments> {
+/// (read now, registered for redaction), the SSH agents and the registry credentials.
+pub fn attachments(
+    settings: &Settings,
+    stats: Arc<Stats>,
+    registry: session::RegistryAuth,
+) -> anyhow::Result<Attachments> {
     let dockerfile = settings.dockerfile_path();
     let dirs = filesync::Dirs {
         context: settings.context.clone(),
@@ -32,6 +36,7 @@ pub fn attachments(settings: &Settings, stats: Arc<Stats>) -> anyhow::Result<Att
         stats,
     };
     Ok(Attachments {
+        registry,
         files: Some(filesync::FileSync(Arc::new(dirs))),
         secrets: (!settings.secrets.is_empty())
             .then(|| secrets::Store::load(&settings.secrets))
@@ -49,14 +54,15 @@ fn shared_key(settings: &Settings) -> String {
 }
 
 /// Starts the session and the build (`remote=client-session`: the daemon fetches the context and the
-/// Dockerfile through the session; `stats` counts what the context sent); the stream yields the
-/// daemon's messages (an error item fails the build, as with bollard) and keeps the session open until
-/// it ends.
+/// Dockerfile through the session; `stats` counts what the context sent; `registry` answers the
+/// daemon's requests for registry credentials); the stream yields the daemon's messages (an error item
+/// fails the build, as with bollard) and keeps the session open until it ends.
 pub async fn build(
     docker: &bollard::Docker,
     settings: &Settings,
     mut options: BuildImageOptions,
     stats: Arc<Stats>,
+    registry: session::RegistryAuth,
 ) -> anyhow::Result<futures_util::stream::BoxStream<'static, Result<BuildInfo, DockerError>>> {
     let raw = Raw::new(
         &Target::from_env(),
@@ -68,7 +74,7 @@ pub async fn build(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "context".into());
-    let attachments = attachments(settings, stats)?;
+    let attachments = attachments(settings, stats, registry)?;
     let session = session::start(&raw, &name, &shared_key(settings), attachments).await?;
     options.session = Some(session.id.clone());
     options.remote = Some("client-session".into());

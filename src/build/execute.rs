@@ -130,48 +130,191 @@ pub async fn disk_guard(app: &App, docker: &Docker) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A cache source the daemon lacks, to be pulled with its registry's credentials.
+pub struct CachePull {
+    /// The image reference (`repo:tag`).
+    pub reference: String,
+    creds: Option<registry::Credentials>,
+    /// `repo@sha256:…`, once read from the registry (for a pull alongside a BuildKit build).
+    digest_ref: Option<String>,
+}
+
 /// On a fresh runner (GitLab's `docker:dind` starts empty) the cache sources are in the registry, not
-/// the daemon: pulls each one the daemon lacks, with the registry's credentials. The defaults (the
-/// previous release's moving tags) are pulled only for an image in a named registry. A failed pull is a
-/// warning: the build goes on without that cache.
-pub async fn pull_cache(app: &App, docker: &Docker, settings: &Settings) {
+/// the daemon: the ones the daemon lacks, each with the registry's credentials. The defaults (the
+/// previous release's moving tags) are pulled only for an image in a named registry.
+pub async fn cache_to_pull(app: &App, docker: &Docker, settings: &Settings) -> Vec<CachePull> {
     if settings.no_cache {
-        return;
+        return Vec::new();
     }
     let candidates = if !settings.cache_from.is_empty() {
         settings.cache_from.clone()
     } else if tags::registry_of(&settings.repo) != "docker.io" {
         super::plan::default_cache_refs(&settings.repo, &settings.tags)
     } else {
-        return;
+        return Vec::new();
     };
-    for r in candidates {
-        if docker.inspect_image(&r).await.is_ok() {
+    let mut pulls = Vec::new();
+    for reference in candidates {
+        if docker.inspect_image(&reference).await.is_ok() {
             continue;
         }
-        let creds = crate::docker::credentials::for_image(&app.ctx, &r)
-            .ok()
-            .flatten();
-        let opts = bollard::query_parameters::CreateImageOptions {
-            from_image: Some(r.clone()),
-            ..Default::default()
-        };
-        let pull = async {
-            let mut s = std::pin::pin!(docker.create_image(Some(opts), None, creds));
-            while let Some(item) = futures_util::StreamExt::next(&mut s).await {
-                item?;
+        let host = tags::registry_of(&reference);
+        let creds = registry::credentials_for(&app.ctx, &host).ok().flatten();
+        pulls.push(CachePull {
+            reference,
+            creds,
+            digest_ref: None,
+        });
+    }
+    pulls
+}
+
+/// What the daemon already holds, and the cache sources it lacks: pulled now for the classic builder
+/// (it reads cache only from the daemon); for BuildKit they are pulled alongside the build
+/// ([`execute`]), BuildKit reading their inline cache from the registry meanwhile.
+pub async fn observe_and_pull(
+    app: &App,
+    docker: &Docker,
+    settings: &Settings,
+) -> (Observed, Vec<CachePull>) {
+    let mut observed = observe(app, docker, settings).await;
+    let pulls = cache_to_pull(app, docker, settings).await;
+    let builder = super::plan::choose_builder(settings.builder, Some(&observed)).0;
+    if builder == super::plan::Builder::BuildKit {
+        let pulls = in_registry(app, pulls).await;
+        observed.pulling = pulls.iter().map(|p| p.reference.clone()).collect();
+        return (observed, pulls);
+    }
+    for p in &pulls {
+        if pull_one(app, docker, p, &p.reference).await {
+            observed.present.push(p.reference.clone());
+        }
+    }
+    (observed, Vec::new())
+}
+
+/// Pulls `from` (the cache source `p`, or its digest) into the daemon; a failed pull is a warning:
+/// the build goes on without that cache. True when it was pulled.
+async fn pull_one(app: &App, docker: &Docker, p: &CachePull, from: &str) -> bool {
+    let r = &p.reference;
+    let creds = p
+        .creds
+        .as_ref()
+        .map(|c| c.for_daemon(&tags::registry_of(r)));
+    let opts = bollard::query_parameters::CreateImageOptions {
+        from_image: Some(from.to_string()),
+        ..Default::default()
+    };
+    let pull = async {
+        let mut s = std::pin::pin!(docker.create_image(Some(opts), None, creds));
+        while let Some(item) = futures_util::StreamExt::next(&mut s).await {
+            item?;
+        }
+        Ok::<(), bollard::errors::Error>(())
+    };
+    let how = if from == r.as_str() {
+        String::new()
+    } else {
+        format!(
+            " ({}) alongside the build",
+            from.rsplit('@').next().unwrap_or(from)
+        )
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(120), pull).await {
+        Ok(Ok(())) => {
+            app.out.info(format!("pulled the cache source {r}{how}"));
+            return true;
+        }
+        Ok(Err(e)) => app.out.warn(format!(
+            "cannot pull the cache source {r} ({}); building without it",
+            crate::redact::redact(&e.to_string())
+        )),
+        Err(_) => app.out.warn(format!(
+            "pulling the cache source {r} took over 120s; building without it"
+        )),
+    }
+    false
+}
+
+/// The cache sources their registry holds, each with its digest: BuildKit fails a build whose cache
+/// source does not exist (the first release has no `latest`), so only these are named to it.
+async fn in_registry(app: &App, pulls: Vec<CachePull>) -> Vec<CachePull> {
+    let mut found = Vec::new();
+    for mut p in pulls {
+        match digest_reference(&p).await {
+            Ok(Some(d)) => {
+                p.digest_ref = Some(d);
+                found.push(p);
             }
-            Ok::<(), bollard::errors::Error>(())
-        };
-        match tokio::time::timeout(std::time::Duration::from_secs(120), pull).await {
-            Ok(Ok(())) => app.out.info(format!("pulled the cache source {r}")),
-            Ok(Err(e)) => app.out.warn(format!(
-                "cannot pull the cache source {r} ({}); building without it",
-                crate::redact::redact(&e.to_string())
+            Ok(None) => app.out.warn(format!(
+                "the cache source {} is not in its registry (a first release?); building without it",
+                p.reference
             )),
-            Err(_) => app.out.warn(format!(
-                "pulling the cache source {r} took over 120s; building without it"
+            Err(e) => app.out.warn(format!(
+                "cannot read the cache source {} from its registry ({}); building without it",
+                p.reference,
+                crate::exit::render(&e).trim_start_matches("error: ")
             )),
+        }
+    }
+    found
+}
+
+/// Pulls each cache source by its digest, for a BuildKit build running meanwhile: BuildKit reads the
+/// inline cache from the registry and takes the layers this pull brings (the daemon downloads each
+/// layer once, whoever asks). By digest, so no local tag changes under the build's own tags.
+async fn pull_by_digest(app: &App, docker: &Docker, pulls: &[CachePull]) {
+    for p in pulls {
+        if let Some(from) = &p.digest_ref {
+            pull_one(app, docker, p, from).await;
+        }
+    }
+}
+
+/// `repo@sha256:…` for the cache source's tag, as its registry serves it now (`None`: no such tag).
+async fn digest_reference(p: &CachePull) -> anyhow::Result<Option<String>> {
+    let (repo, tag) = split_reference(&p.reference);
+    let Some(tag) = tag else {
+        return Ok(Some(p.reference.clone()));
+    };
+    let host = tags::registry_of(repo);
+    let client = Registry::new(&host, p.creds.clone())?;
+    let digest = client
+        .find_manifest(&tags::path_in_registry(repo), tag)
+        .await?;
+    Ok(digest.map(|d| format!("{repo}@{d}")))
+}
+
+/// Splits `repo:tag` into the repository and the tag (`latest` when none); a `repo@sha256:…`
+/// reference has no tag to resolve.
+fn split_reference(reference: &str) -> (&str, Option<&str>) {
+    if reference.contains('@') {
+        return (reference, None);
+    }
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag)),
+        _ => (reference, Some("latest")),
+    }
+}
+
+/// Runs `main`, with `side` (the cache pulls) alongside it until `main` ends: a pull still running then
+/// is stopped — the build no longer needs it.
+async fn alongside<T>(
+    app: &App,
+    main: impl std::future::Future<Output = T>,
+    side: impl std::future::Future<Output = ()>,
+) -> T {
+    let (mut main, mut side) = (std::pin::pin!(main), std::pin::pin!(side));
+    let mut side_done = false;
+    loop {
+        tokio::select! {
+            out = &mut main => {
+                if !side_done {
+                    app.out.detail("the cache pull was still running when the build ended; stopped it");
+                }
+                return out;
+            }
+            () = &mut side, if !side_done => side_done = true,
         }
     }
 }
@@ -199,8 +342,24 @@ pub async fn observe(app: &App, docker: &Docker, settings: &Settings) -> Observe
     observed
 }
 
-/// Builds, tags and (with `--push`) pushes as planned, then writes the dotenv file.
+/// Builds, tags and (with `--push`) pushes as planned, then writes the dotenv file; `pulls` (the
+/// cache sources a BuildKit build reads from the registry) are pulled by digest alongside.
 pub async fn execute(
+    app: &App,
+    docker: &Docker,
+    plan: &Plan,
+    login: Option<&Login>,
+    pulls: &[CachePull],
+) -> anyhow::Result<Done> {
+    if pulls.is_empty() {
+        return build_and_push(app, docker, plan, login).await;
+    }
+    let main = build_and_push(app, docker, plan, login);
+    alongside(app, main, pull_by_digest(app, docker, pulls)).await
+}
+
+/// Builds, tags and (with `--push`) pushes as planned, then writes the dotenv file.
+async fn build_and_push(
     app: &App,
     docker: &Docker,
     plan: &Plan,
@@ -327,4 +486,24 @@ fn write_dotenv(plan: &Plan, done: &Done) -> anyhow::Result<()> {
     pairs.push(("IMAGE_TAGS", plan.settings.tags.join(",")));
     pairs.push(("IMAGE_ID", done.built.image_id.clone()));
     crate::dotenv::write(path, &pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_reference;
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        assert_eq!(
+            split_reference("127.0.0.1:5000/a/b:latest"),
+            ("127.0.0.1:5000/a/b", Some("latest"))
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5000/a/b"),
+            ("127.0.0.1:5000/a/b", Some("latest"))
+        );
+        assert_eq!(split_reference("a/b:1.0"), ("a/b", Some("1.0")));
+        let pinned = format!("r.example.com/a@sha256:{}", "0".repeat(64));
+        assert_eq!(split_reference(&pinned), (pinned.as_str(), None));
+    }
 }

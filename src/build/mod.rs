@@ -204,10 +204,9 @@ async fn steps(app: &App, args: &BuildArgs, started: Instant) -> anyhow::Result<
     let (bargs, ttl) = (&settings.build_args, settings.timeout);
     let _lease = lease::for_build(app, &docker, &file, bargs, &cache, ttl).await;
     execute::disk_guard(app, &docker).await?;
-    execute::pull_cache(app, &docker, &settings).await;
-    let observed = execute::observe(app, &docker, &settings).await;
+    let (observed, pulls) = execute::observe_and_pull(app, &docker, &settings).await;
     let plan = plan::plan(settings, Some(&observed));
     plan.check()?;
-    let done = execute::execute(app, &docker, &plan, login.as_ref()).await?;
+    let done = execute::execute(app, &docker, &plan, login.as_ref(), &pulls).await?;
     outcome::success(app, &plan, &done, started)
 }

@@ -14,6 +14,9 @@ pub struct Observed {
     pub api_version: Option<String>,
     /// The default cache candidates the daemon holds.
     pub present: Vec<String>,
+    /// The cache candidates the daemon lacks, pulled alongside a BuildKit build (BuildKit reads their
+    /// cache from the registry meanwhile).
+    pub pulling: Vec<String>,
 }
 
 /// The builder that runs the build.
@@ -117,8 +120,8 @@ pub fn choose_builder(choice: BuilderChoice, observed: Option<&Observed>) -> (Bu
     }
 }
 
-/// The cache sources: the given ones, else the previous release's moving tags the daemon holds (all
-/// candidates in a dry run, where the daemon was not asked).
+/// The cache sources: the given ones, else the previous release's moving tags the daemon holds or
+/// that are pulled alongside the build (all candidates in a dry run, where the daemon was not asked).
 pub fn choose_cache(settings: &Settings, observed: Option<&Observed>) -> Vec<String> {
     if !settings.cache_from.is_empty() {
         return settings.cache_from.clone();
@@ -127,7 +130,7 @@ pub fn choose_cache(settings: &Settings, observed: Option<&Observed>) -> Vec<Str
     match observed {
         Some(o) => candidates
             .into_iter()
-            .filter(|c| o.present.contains(c))
+            .filter(|c| o.present.contains(c) || o.pulling.contains(c))
             .collect(),
         None => candidates,
     }
@@ -282,7 +285,7 @@ mod tests {
         let o = |os: &str, api: &str| Observed {
             os: Some(os.into()),
             api_version: Some(api.into()),
-            present: vec![],
+            ..Default::default()
         };
         let b = |o: Option<&Observed>| choose_builder(BuilderChoice::Auto, o).0;
         assert_eq!(b(Some(&o("linux", "1.41"))), Builder::BuildKit);
@@ -321,6 +324,15 @@ mod tests {
                 .cache_from
                 .is_empty()
         );
+        // Pulled alongside a BuildKit build: a cache source all the same.
+        let pulling = Observed {
+            pulling: vec!["127.0.0.1:5000/acme/app:latest".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(s.clone(), Some(&pulling)).cache_from,
+            ["127.0.0.1:5000/acme/app:latest"]
+        );
         let dry = plan(s, None);
         assert_eq!(dry.cache_from, ["127.0.0.1:5000/acme/app:latest"]);
         let text = dry.describe().join("\n");
@@ -342,7 +354,7 @@ mod tests {
         let daemon = |api: &str| Observed {
             os: Some("linux".into()),
             api_version: Some(api.into()),
-            present: vec![],
+            ..Default::default()
         };
         assert!(plan(s.clone(), Some(&daemon("1.41"))).check().is_err());
         assert!(plan(s.clone(), Some(&daemon("1.43"))).check().is_ok());

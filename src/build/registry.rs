@@ -180,6 +180,24 @@ impl Registry {
 
     /// The digest (`sha256:…`) of the manifest `path:reference` as the registry serves it.
     pub async fn manifest_digest(&self, path: &str, reference: &str) -> anyhow::Result<String> {
+        self.find_manifest(path, reference).await?.ok_or_else(|| {
+            coded(
+                ExitCode::Outside,
+                format!(
+                    "the registry {} has no manifest {path}:{reference} (HEAD answered 404 Not Found) — the push did not land",
+                    self.host
+                ),
+            )
+        })
+    }
+
+    /// The digest (`sha256:…`) of the manifest `path:reference` as the registry serves it, `None` when
+    /// the registry has no such manifest.
+    pub async fn find_manifest(
+        &self,
+        path: &str,
+        reference: &str,
+    ) -> anyhow::Result<Option<String>> {
         let auth = self.authorise(&format!("repository:{path}:pull")).await?;
         let url = format!("{}/v2/{path}/manifests/{reference}", self.base);
         let mut req = self
@@ -195,11 +213,14 @@ impl Registry {
             .send()
             .await
             .map_err(|e| self.unreachable(crate::error_chain::error_chain(&e)))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !resp.status().is_success() {
             return Err(coded(
                 ExitCode::Outside,
                 format!(
-                    "the registry {} has no manifest {path}:{reference} (HEAD answered {}) — the push did not land",
+                    "the registry {} answered {} for the manifest {path}:{reference}",
                     self.host,
                     resp.status()
                 ),
@@ -208,7 +229,7 @@ impl Registry {
         resp.headers()
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+            .map(|d| Some(d.to_string()))
             .ok_or_else(|| {
                 coded(
                     ExitCode::Outside,

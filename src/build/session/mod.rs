@@ -5,8 +5,10 @@
 //! (`X-Docker-Expose-Session-Grpc-Method`, one header each). After `101 Switching Protocols` the daemon
 //! is the gRPC client on that connection and we serve HTTP/2: health checks, the context and the
 //! Dockerfile ([`filesync`]), build secrets
-//! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials (empty: the daemon then uses its own).
-//! The build request names the session with `session=ID`.
+//! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials ([`RegistryAuth`]: the job's login for
+//! the registries of the cache sources, so BuildKit can read their inline cache from the registry; empty
+//! for any other registry, which the daemon then reaches with its own). The build request names the
+//! session with `session=ID`.
 
 pub mod filesync;
 pub mod secrets;
@@ -24,9 +26,11 @@ use std::task::{Context as TaskContext, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::{Request, Response, Status};
 
-/// What the session serves besides health checks and (empty) registry credentials.
+/// What the session serves besides health checks.
 #[derive(Default)]
 pub struct Attachments {
+    /// Registry credentials the daemon may ask for, by registry host.
+    pub registry: RegistryAuth,
     /// Build secrets for `RUN --mount=type=secret`.
     pub secrets: Option<secrets::Store>,
     /// SSH agents for `RUN --mount=type=ssh`.
@@ -124,7 +128,7 @@ pub async fn start(
 async fn serve(conn: Conn, attachments: Attachments) {
     let mut router = tonic::transport::Server::builder()
         .add_service(health::health_server::HealthServer::new(Health))
-        .add_service(auth::auth_server::AuthServer::new(NoCredentials));
+        .add_service(auth::auth_server::AuthServer::new(attachments.registry));
     router = router.add_optional_service(attachments.secrets.map(SecretsServer::new));
     router = router.add_optional_service(attachments.ssh.map(SshServer::new));
     router = router.add_optional_service(attachments.files);
@@ -205,17 +209,52 @@ impl health::health_server::Health for Health {
     }
 }
 
-/// Registry credentials: none from the session, so the daemon pulls with its own (as a build through
-/// the docker CLI without a login does); cache sources are pulled beforehand with the job's login.
-struct NoCredentials;
+/// Registry credentials the session hands to the daemon, by registry host: as the docker CLI answers
+/// from its config, but only for the hosts put here (the cache sources' registries). For any other
+/// host the answer is empty and the daemon uses its own login.
+#[derive(Default)]
+pub struct RegistryAuth {
+    by_host: std::collections::HashMap<String, (String, String)>,
+}
+
+impl RegistryAuth {
+    /// Serves `username`/`password` for `host` (`registry.gitlab.com`, `127.0.0.1:5000`, `docker.io`).
+    pub fn insert(&mut self, host: &str, username: &str, password: &str) {
+        self.by_host
+            .insert(normal_host(host), (username.into(), password.into()));
+    }
+
+    /// The credentials for `host` as the daemon names it, when there are any.
+    pub fn get(&self, host: &str) -> Option<(&str, &str)> {
+        self.by_host
+            .get(&normal_host(host))
+            .map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+}
+
+/// BuildKit asks for Docker Hub as `registry-1.docker.io`; the Docker config calls it `docker.io`.
+fn normal_host(host: &str) -> String {
+    let h = host.trim().to_ascii_lowercase();
+    match h.as_str() {
+        "registry-1.docker.io" | "index.docker.io" => "docker.io".into(),
+        _ => h,
+    }
+}
 
 #[tonic::async_trait]
-impl auth::auth_server::Auth for NoCredentials {
+impl auth::auth_server::Auth for RegistryAuth {
     async fn credentials(
         &self,
-        _: Request<auth::CredentialsRequest>,
+        request: Request<auth::CredentialsRequest>,
     ) -> Result<Response<auth::CredentialsResponse>, Status> {
-        Ok(Response::new(auth::CredentialsResponse::default()))
+        let answer = match self.get(&request.get_ref().host) {
+            Some((username, secret)) => auth::CredentialsResponse {
+                username: username.into(),
+                secret: secret.into(),
+            },
+            None => auth::CredentialsResponse::default(),
+        };
+        Ok(Response::new(answer))
     }
     async fn fetch_token(
         &self,
@@ -234,5 +273,21 @@ impl auth::auth_server::Auth for NoCredentials {
         _: Request<auth::VerifyTokenAuthorityRequest>,
     ) -> Result<Response<auth::VerifyTokenAuthorityResponse>, Status> {
         Err(Status::unimplemented("token authority"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_credentials_only_for_their_host() {
+        let mut auth = RegistryAuth::default();
+        auth.insert("127.0.0.1:5000", "ci", "pw");
+        auth.insert("docker.io", "hub", "token");
+        assert_eq!(auth.get("127.0.0.1:5000"), Some(("ci", "pw")));
+        assert_eq!(auth.get("registry-1.docker.io"), Some(("hub", "token")));
+        assert_eq!(auth.get("evil.example.com"), None);
+        assert_eq!(auth.get("127.0.0.1:5001"), None);
     }
 }
