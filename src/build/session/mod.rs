@@ -5,14 +5,14 @@
 //! (`X-Docker-Expose-Session-Grpc-Method`, one header each). After `101 Switching Protocols` the daemon
 //! is the gRPC client on that connection and we serve HTTP/2: health checks, the context and the
 //! Dockerfile ([`filesync`]), build secrets
-//! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials ([`RegistryAuth`]: the job's login for
-//! the registries of the cache sources, so BuildKit can read their inline cache from the registry; empty
-//! for any other registry, which the daemon then reaches with its own). The build request names the
-//! session with `session=ID`.
+//! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials (the job's, looked up per registry as
+//! the docker CLI does, for private base images and registry cache sources).
+//! The build request names the session with `session=ID`.
 
 pub mod filesync;
 pub mod secrets;
 pub mod ssh;
+pub mod ssh_agent;
 
 use crate::docker::Raw;
 use anyhow::Context;
@@ -26,17 +26,22 @@ use std::task::{Context as TaskContext, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::{Request, Response, Status};
 
+/// Finds the credentials for a registry host (`None`: anonymous); the session's Auth service asks it.
+pub type CredentialLookup = std::sync::Arc<dyn Fn(&str) -> Option<(String, String)> + Send + Sync>;
+
 /// What the session serves besides health checks.
 #[derive(Default)]
 pub struct Attachments {
-    /// Registry credentials the daemon may ask for, by registry host.
-    pub registry: RegistryAuth,
+    /// Registry credentials for the daemon's pulls (`None`: every pull is anonymous).
+    pub credentials: Option<CredentialLookup>,
     /// Build secrets for `RUN --mount=type=secret`.
     pub secrets: Option<secrets::Store>,
     /// SSH agents for `RUN --mount=type=ssh`.
     pub ssh: Option<ssh::Agents>,
     /// The context and the Dockerfile's directory, for a build with `remote=client-session`.
     pub files: Option<filesync::FileSync>,
+    /// The private SSH agents of `--ssh ID=KEY`, kept alive as long as the session.
+    pub private_agents: Vec<ssh_agent::PrivateAgent>,
 }
 
 impl Attachments {
@@ -63,11 +68,13 @@ impl Attachments {
     }
 }
 
-/// A running session: its ID (the build's `session` parameter); dropping it ends the session.
+/// A running session: its ID (the build's `session` parameter); dropping it ends the session and,
+/// at once, its private SSH agents (killed, their sockets removed).
 pub struct Session {
     /// The session ID.
     pub id: String,
     server: tokio::task::JoinHandle<()>,
+    _private_agents: Vec<ssh_agent::PrivateAgent>,
 }
 
 impl Drop for Session {
@@ -92,9 +99,10 @@ pub async fn start(
     raw: &Raw,
     name: &str,
     shared_key: &str,
-    attachments: Attachments,
+    mut attachments: Attachments,
 ) -> anyhow::Result<Session> {
     let id = new_id();
+    let private_agents = std::mem::take(&mut attachments.private_agents);
     let mut req = raw
         .builder("POST", "/session")
         .header("Connection", "Upgrade")
@@ -121,14 +129,20 @@ pub async fn start(
         .context("the Docker daemon did not switch the session to HTTP/2")?;
     let conn = Conn(TokioIo::new(upgraded));
     let server = tokio::spawn(serve(conn, attachments));
-    Ok(Session { id, server })
+    Ok(Session {
+        id,
+        server,
+        _private_agents: private_agents,
+    })
 }
 
 /// Serves gRPC on the upgraded connection until the daemon closes it.
 async fn serve(conn: Conn, attachments: Attachments) {
     let mut router = tonic::transport::Server::builder()
         .add_service(health::health_server::HealthServer::new(Health))
-        .add_service(auth::auth_server::AuthServer::new(attachments.registry));
+        .add_service(auth::auth_server::AuthServer::new(RegistryAuth(
+            attachments.credentials,
+        )));
     router = router.add_optional_service(attachments.secrets.map(SecretsServer::new));
     router = router.add_optional_service(attachments.ssh.map(SshServer::new));
     router = router.add_optional_service(attachments.files);
@@ -209,52 +223,30 @@ impl health::health_server::Health for Health {
     }
 }
 
-/// Registry credentials the session hands to the daemon, by registry host: as the docker CLI answers
-/// from its config, but only for the hosts put here (the cache sources' registries). For any other
-/// host the answer is empty and the daemon uses its own login.
-#[derive(Default)]
-pub struct RegistryAuth {
-    by_host: std::collections::HashMap<String, (String, String)>,
-}
-
-impl RegistryAuth {
-    /// Serves `username`/`password` for `host` (`registry.gitlab.com`, `127.0.0.1:5000`, `docker.io`).
-    pub fn insert(&mut self, host: &str, username: &str, password: &str) {
-        self.by_host
-            .insert(normal_host(host), (username.into(), password.into()));
-    }
-
-    /// The credentials for `host` as the daemon names it, when there are any.
-    pub fn get(&self, host: &str) -> Option<(&str, &str)> {
-        self.by_host
-            .get(&normal_host(host))
-            .map(|(u, p)| (u.as_str(), p.as_str()))
-    }
-}
-
-/// BuildKit asks for Docker Hub as `registry-1.docker.io`; the Docker config calls it `docker.io`.
-fn normal_host(host: &str) -> String {
-    let h = host.trim().to_ascii_lowercase();
-    match h.as_str() {
-        "registry-1.docker.io" | "index.docker.io" => "docker.io".into(),
-        _ => h,
-    }
-}
+/// Registry credentials, as the docker CLI serves them: BuildKit asks per registry host when it pulls a
+/// base image or reads a registry cache; an unknown host gets an empty answer (an anonymous pull).
+struct RegistryAuth(Option<CredentialLookup>);
 
 #[tonic::async_trait]
 impl auth::auth_server::Auth for RegistryAuth {
     async fn credentials(
         &self,
-        request: Request<auth::CredentialsRequest>,
+        req: Request<auth::CredentialsRequest>,
     ) -> Result<Response<auth::CredentialsResponse>, Status> {
-        let answer = match self.get(&request.get_ref().host) {
-            Some((username, secret)) => auth::CredentialsResponse {
-                username: username.into(),
-                secret: secret.into(),
-            },
-            None => auth::CredentialsResponse::default(),
+        let host = req.into_inner().host;
+        let Some(lookup) = self.0.clone() else {
+            return Ok(Response::new(auth::CredentialsResponse::default()));
         };
-        Ok(Response::new(answer))
+        // A credential helper is a process: keep it off the session's task.
+        let found = tokio::task::spawn_blocking(move || lookup(&host))
+            .await
+            .ok()
+            .flatten();
+        let (username, secret) = found.unwrap_or_default();
+        Ok(Response::new(auth::CredentialsResponse {
+            username,
+            secret,
+        }))
     }
     async fn fetch_token(
         &self,
@@ -273,21 +265,5 @@ impl auth::auth_server::Auth for RegistryAuth {
         _: Request<auth::VerifyTokenAuthorityRequest>,
     ) -> Result<Response<auth::VerifyTokenAuthorityResponse>, Status> {
         Err(Status::unimplemented("token authority"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registry_credentials_only_for_their_host() {
-        let mut auth = RegistryAuth::default();
-        auth.insert("127.0.0.1:5000", "ci", "pw");
-        auth.insert("docker.io", "hub", "token");
-        assert_eq!(auth.get("127.0.0.1:5000"), Some(("ci", "pw")));
-        assert_eq!(auth.get("registry-1.docker.io"), Some(("hub", "token")));
-        assert_eq!(auth.get("evil.example.com"), None);
-        assert_eq!(auth.get("127.0.0.1:5001"), None);
     }
 }
