@@ -396,25 +396,24 @@ mod tests {
     fn plan_names_secrets_and_ssh_by_id_and_source_only() {
         let d = tempfile::tempdir().unwrap();
         let mut s = settings(d.path(), |_| {});
+        let secret = |id: &str, source| secrets::Spec {
+            id: id.into(),
+            source,
+        };
+        let forward = |id: &str, source| ssh::Spec {
+            id: id.into(),
+            source,
+        };
         s.secrets = vec![
-            secrets::Spec {
-                id: "tok".into(),
-                source: secrets::Source::Env("NPM_TOKEN".into()),
-            },
-            secrets::Spec {
-                id: "cfg".into(),
-                source: secrets::Source::File("conf/creds.ini".into()),
-            },
+            secret("tok", secrets::Source::Env("NPM_TOKEN".into())),
+            secret("cfg", secrets::Source::File("conf/creds.ini".into())),
         ];
         s.ssh = vec![
-            ssh::Spec {
-                id: "default".into(),
-                source: ssh::Source::Agent("/run/agent.sock".into()),
-            },
-            ssh::Spec {
-                id: "deploy".into(),
-                source: ssh::Source::Keys(vec!["keys/a".into(), "keys/b".into()]),
-            },
+            forward("default", ssh::Source::Agent("/run/agent.sock".into())),
+            forward(
+                "deploy",
+                ssh::Source::Keys(vec!["keys/a".into(), "keys/b".into()]),
+            ),
         ];
         let text = plan(s, None).describe();
         for line in [
