@@ -143,39 +143,25 @@ fn allowlist_each_criterion() {
     let hits = |a: Allowlist, path: &str, commit: Option<&str>| {
         scan1(vec![allow_rule(a)], vec![], path, commit, LINE).len()
     };
-    // Regex against the secret (default), the match and the line.
-    assert_eq!(
-        hits(
-            Allowlist {
-                regexes: vec!["^Ab12".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        0
-    );
-    assert_eq!(
-        hits(
-            Allowlist {
-                regexes: vec!["^secret=".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        1
-    );
-    let m = Allowlist {
-        regexes: vec!["^secret=".into()],
-        regex_target: RegexTarget::Match,
+    let regex = |re: &str| Allowlist {
+        regexes: vec![re.into()],
         ..Default::default()
+    };
+    let stopword = |w: &str| Allowlist {
+        stopwords: vec![w.into()],
+        ..Default::default()
+    };
+    // Regex against the secret (default), the match and the line.
+    assert_eq!(hits(regex("^Ab12"), "a", None), 0);
+    assert_eq!(hits(regex("^secret="), "a", None), 1);
+    let m = Allowlist {
+        regex_target: RegexTarget::Match,
+        ..regex("^secret=")
     };
     assert_eq!(hits(m, "a", None), 0);
     let l = Allowlist {
-        regexes: vec!["# note".into()],
         regex_target: RegexTarget::Line,
-        ..Default::default()
+        ..regex("# note")
     };
     assert_eq!(hits(l, "a", None), 0);
     // Paths.
@@ -186,28 +172,8 @@ fn allowlist_each_criterion() {
     assert_eq!(hits(p.clone(), "test/a.py", None), 0);
     assert_eq!(hits(p, "src/a.py", None), 1);
     // Stopwords, case-insensitive.
-    assert_eq!(
-        hits(
-            Allowlist {
-                stopwords: vec!["cd34".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        0
-    );
-    assert_eq!(
-        hits(
-            Allowlist {
-                stopwords: vec!["zzzz".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        1
-    );
+    assert_eq!(hits(stopword("cd34"), "a", None), 0);
+    assert_eq!(hits(stopword("zzzz"), "a", None), 1);
     // Commits.
     let c = Allowlist {
         commits: vec!["abc123".into()],
@@ -324,27 +290,35 @@ fn github_checksum_valid_and_invalid() {
     );
 }
 
-#[test]
-fn builtin_ignores_placeholders_and_references() {
+/// Asserts the built-in rules find nothing in each of `texts` (as a file at `path`).
+fn assert_no_findings(path: &str, texts: &[&str]) {
     let d = Detector::builtin();
-    for text in [
-        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
-        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
-        "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
-        "api_key = \"<your-key>\"\n",
-        "api_key = \"your_api_key_here\"\n",
-        "password: changeme\n",
-        "password: ${DB_PASSWORD}\n",
-        "password: \"{{ .Values.db.password }}\"\n",
-        "token = $(cat /run/secrets/token)\n",
-        "api_key = env('API_KEY')\n",
-        "secret = os.environ['SECRET']\n",
-        "const apiToken = process.env.API_TOKEN;\n",
-        "STRIPE_KEY=pk_live_51Hc8aLKcR3b9VQm0dS7Xz2\n",
-    ] {
-        let f = d.scan("config.txt", None, text.as_bytes());
+    for text in texts {
+        let f = d.scan(path, None, text.as_bytes());
         assert!(f.is_empty(), "{text:?} -> {f:?}");
     }
+}
+
+#[test]
+fn builtin_ignores_placeholders_and_references() {
+    assert_no_findings(
+        "config.txt",
+        &[
+            "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+            "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+            "api_key = \"<your-key>\"\n",
+            "api_key = \"your_api_key_here\"\n",
+            "password: changeme\n",
+            "password: ${DB_PASSWORD}\n",
+            "password: \"{{ .Values.db.password }}\"\n",
+            "token = $(cat /run/secrets/token)\n",
+            "api_key = env('API_KEY')\n",
+            "secret = os.environ['SECRET']\n",
+            "const apiToken = process.env.API_TOKEN;\n",
+            "STRIPE_KEY=pk_live_51Hc8aLKcR3b9VQm0dS7Xz2\n",
+        ],
+    );
 }
 
 #[test]
@@ -395,17 +369,16 @@ fn multi_line_private_key_spans_lines() {
 
 #[test]
 fn public_and_publishable_keys_are_not_findings() {
-    let d = Detector::builtin();
-    for text in [
-        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n",
-        "const stripe = Stripe('pk_live_51HcBxyLKcR3b9VQm0dS7Xz2aBcDeFgHiJk');\n",
-        "commit: 9a038989604e8da62ecddbe2094b16ce1b778be1\n",
-        "request_id = \"e8e4df51-2054-49b0-ab1c-516ac95c691d\"\n",
-        "\"integrity\": \"sha512-Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqw==\"\n",
-    ] {
-        let f = d.scan("x.txt", None, text.as_bytes());
-        assert!(f.is_empty(), "{text:?} -> {f:?}");
-    }
+    assert_no_findings(
+        "x.txt",
+        &[
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n",
+            "const stripe = Stripe('pk_live_51HcBxyLKcR3b9VQm0dS7Xz2aBcDeFgHiJk');\n",
+            "commit: 9a038989604e8da62ecddbe2094b16ce1b778be1\n",
+            "request_id = \"e8e4df51-2054-49b0-ab1c-516ac95c691d\"\n",
+            "\"integrity\": \"sha512-Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqw==\"\n",
+        ],
+    );
 }
 
 #[test]
