@@ -111,7 +111,7 @@ impl History {
             commits: Vec::new(),
             jobs: Vec::new(),
             excluded: 0,
-            decode: Decode::Auto,
+            decode: Decode::from_env()?,
         };
         if range.tip == "HEAD" && h.repo.head_id().is_err() {
             // A repository without commits has no history.

@@ -28,6 +28,24 @@ pub enum Decode {
     Packs,
 }
 
+impl Decode {
+    /// `STEVEDORE_HISTORY_DECODE` (`auto`, `by-id` or `packs`; for measuring one path against the
+    /// other), else [`Decode::Auto`]. An unknown value is a usage error naming the variable.
+    pub fn from_env() -> anyhow::Result<Decode> {
+        match std::env::var("STEVEDORE_HISTORY_DECODE").ok().as_deref() {
+            None | Some("" | "auto") => Ok(Decode::Auto),
+            Some("by-id") => Ok(Decode::ById),
+            Some("packs") => Ok(Decode::Packs),
+            Some(v) => Err(crate::exit::coded(
+                crate::exit::ExitCode::Usage,
+                format!(
+                    "STEVEDORE_HISTORY_DECODE={v:?} is not a decoding: use auto, by-id or packs"
+                ),
+            )),
+        }
+    }
+}
+
 /// A pack is traversed when the wanted blobs are at least this share of its objects (1/N): below it,
 /// decoding the whole pack costs more than resolving the few wanted blobs' chains one by one.
 const MIN_SHARE: u64 = 3;
