@@ -413,6 +413,75 @@ fn push_with_docker_auth_config_credentials() {
     assert_eq!(manifest_digest(&reg, &path, "v"), digest);
 }
 
+/// A Dockerfile `FROM` a private registry: the daemon pulls the base with the job's credentials (both
+/// builders: X-Registry-Config for the classic one, the BuildKit session's Auth service for BuildKit),
+/// as `docker build` does after `docker login`; without them the pull is refused.
+#[test]
+fn a_private_base_image_is_pulled_with_the_jobs_credentials() {
+    require_docker();
+    let reg = Registry::start();
+    let base = format!("{}/private/base-{}", reg.host, std::process::id());
+    let app = repo("private-base");
+    let _cleanup = Images(vec![format!("{base}:1"), format!("{app}:c")]);
+    let no_config = tempfile::tempdir().unwrap();
+    let cfg = no_config.path().to_str().unwrap();
+    let creds = [
+        ("DOCKER_CONFIG", cfg),
+        ("CI_REGISTRY", reg.host.as_str()),
+        ("CI_REGISTRY_USER", reg.user.as_str()),
+        ("CI_REGISTRY_PASSWORD", reg.password.as_str()),
+    ];
+    let b = context(&[(
+        "Dockerfile",
+        &format!("{}RUN echo base > /base\n", from_busybox()),
+    )]);
+    let push = [
+        "build",
+        "--image",
+        &base,
+        "--tag",
+        "1",
+        "--push",
+        "--no-scan-image",
+        ".",
+    ];
+    let (code, _, err) = stevedore(b.path(), &push, &creds);
+    assert_eq!(code, 0, "{err}");
+    let d = context(&[(
+        "Dockerfile",
+        &format!("FROM {base}:1\nRUN cat /base > /app\n"),
+    )]);
+    for builder in ["classic", "buildkit"] {
+        let args = [
+            "build",
+            "--builder",
+            builder,
+            "--image",
+            &app,
+            "--tag",
+            "c",
+            ".",
+        ];
+        // The daemon must pull: the base is only in the registry.
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &format!("{base}:1")])
+            .output();
+        let (code, _, err) = stevedore(d.path(), &args, &[("DOCKER_CONFIG", cfg)]);
+        assert_ne!(
+            code, 0,
+            "{builder}: an anonymous pull of the private base must fail\n{err}"
+        );
+        let (code, _, err) = stevedore(d.path(), &args, &creds);
+        assert_eq!(code, 0, "{builder}: {err}");
+        assert!(!err.contains(&reg.password), "the password never shows");
+        assert_eq!(
+            run_in(&format!("{app}:c"), "cat /app").trim(),
+            "base",
+            "{builder}"
+        );
+    }
+}
+
 #[test]
 fn a_wrong_password_is_exit_4_with_a_clear_error() {
     require_docker();

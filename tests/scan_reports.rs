@@ -111,6 +111,34 @@ fn gitlab_report_validates_against_gitlabs_schema() {
 }
 
 #[test]
+fn the_same_secret_twice_in_a_file_gives_two_gitlab_vulnerabilities_with_their_own_ids() {
+    // The stable fingerprint leaves the line out, so both occurrences share it; GitLab keys
+    // vulnerabilities by id, so each needs its own (and keeps it between runs).
+    let r = Repo::new();
+    r.write(
+        "twice.ini",
+        format!("[a]\nkey = {KEY_A}\n[b]\nkey = {KEY_A}\n"),
+    );
+    r.commit("twice", ANN);
+    let ids = |name: &str| -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_str(&report(&r, "gitlab", name)).unwrap();
+        let vulns = doc["vulnerabilities"].as_array().unwrap().clone();
+        let lines: Vec<_> = vulns
+            .iter()
+            .map(|v| v["location"]["start_line"].clone())
+            .collect();
+        assert_eq!(lines, [2, 4], "{doc}");
+        vulns
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = ids("a.json");
+    assert_ne!(first[0], first[1]);
+    assert_eq!(first, ids("b.json"));
+}
+
+#[test]
 fn json_report_uses_gitleaks_field_names() {
     let r = repo_with_findings();
     let doc: serde_json::Value = serde_json::from_str(&report(&r, "json", "r.json")).unwrap();

@@ -156,7 +156,9 @@ async fn start<'a>(app: &App, docker: &'a Docker, plan: &Plan) -> anyhow::Result
     let s = &plan.settings;
     if plan.builder == Builder::BuildKit {
         let stats = std::sync::Arc::new(context::Stats::default());
-        let stream = super::buildkit::build(docker, s, options(plan), stats.clone()).await?;
+        let lookup = registry_lookup(&app.ctx);
+        let stream =
+            super::buildkit::build(docker, s, options(plan), stats.clone(), lookup).await?;
         return Ok((stream, stats));
     }
     // A Dockerfile from outside the context (or stdin) travels in the tar under its generated name.
@@ -175,10 +177,26 @@ async fn start<'a>(app: &App, docker: &'a Docker, plan: &Plan) -> anyhow::Result
     let (body, stats) = context::stream(s.context.clone(), s.matcher.clone(), extra);
     let progress = app.out.progress("sending context", None, true);
     let body = bollard::body_try_stream(with_progress(progress, body));
+    let dockerfile = std::fs::read_to_string(s.dockerfile_path()).unwrap_or_default();
+    let bases = crate::prune::lease::base_images(&dockerfile, &s.build_args);
+    let auths = crate::docker::credentials::for_images(&app.ctx, &bases);
+    let auths = (!auths.is_empty()).then_some(auths);
     Ok((
-        docker.build_image(options(plan), None, Some(body)).boxed(),
+        docker.build_image(options(plan), auths, Some(body)).boxed(),
         stats,
     ))
+}
+
+/// The job's registry credentials by host (CI variables, `DOCKER_AUTH_CONFIG`, the Docker config and
+/// its helpers), for the BuildKit session to answer the daemon's pulls of private base images.
+fn registry_lookup(ctx: &crate::ci::Context) -> super::session::CredentialLookup {
+    let ctx = ctx.clone();
+    std::sync::Arc::new(move |host: &str| {
+        crate::docker::credentials::credentials_for(&ctx, host)
+            .ok()
+            .flatten()
+            .map(|c| (c.username, c.password))
+    })
 }
 
 /// Builds the plan's image on the daemon as `repo:tags[0]`, with the planned builder and cache.

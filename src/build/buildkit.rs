@@ -20,7 +20,11 @@ use std::sync::Arc;
 
 /// The session's services for the settings: the context and the Dockerfile's directory, the secrets
 /// (read now, registered for redaction) and the SSH agents.
-pub fn attachments(settings: &Settings, stats: Arc<Stats>) -> anyhow::Result<Attachments> {
+pub fn attachments(
+    settings: &Settings,
+    stats: Arc<Stats>,
+    credentials: Option<session::CredentialLookup>,
+) -> anyhow::Result<Attachments> {
     let dockerfile = settings.dockerfile_path();
     let dirs = filesync::Dirs {
         context: settings.context.clone(),
@@ -32,6 +36,7 @@ pub fn attachments(settings: &Settings, stats: Arc<Stats>) -> anyhow::Result<Att
         stats,
     };
     Ok(Attachments {
+        credentials,
         files: Some(filesync::FileSync(Arc::new(dirs))),
         secrets: (!settings.secrets.is_empty())
             .then(|| secrets::Store::load(&settings.secrets))
@@ -57,6 +62,7 @@ pub async fn build(
     settings: &Settings,
     mut options: BuildImageOptions,
     stats: Arc<Stats>,
+    credentials: session::CredentialLookup,
 ) -> anyhow::Result<futures_util::stream::BoxStream<'static, Result<BuildInfo, DockerError>>> {
     let raw = Raw::new(
         &Target::from_env(),
@@ -68,7 +74,7 @@ pub async fn build(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "context".into());
-    let attachments = attachments(settings, stats)?;
+    let attachments = attachments(settings, stats, Some(credentials))?;
     let session = session::start(&raw, &name, &shared_key(settings), attachments).await?;
     options.session = Some(session.id.clone());
     options.remote = Some("client-session".into());

@@ -240,6 +240,32 @@ pub fn for_image(
     Ok(credentials_for(ctx, &host)?.map(|c| c.for_daemon(&host)))
 }
 
+/// The credentials for the registries of `images` (a build's base images), keyed as the classic
+/// builder's `X-Registry-Config` wants them (`https://index.docker.io/v1/` for Docker Hub): the daemon
+/// pulls a private base image with them, as with a `docker build` after `docker login`. A registry
+/// without credentials is left out (its pulls stay anonymous).
+pub fn for_images(
+    ctx: &Context,
+    images: &[String],
+) -> std::collections::HashMap<String, bollard::auth::DockerCredentials> {
+    let mut out = std::collections::HashMap::new();
+    for image in images {
+        let host = registry_of_image(image);
+        let key = if host == "docker.io" {
+            "https://index.docker.io/v1/".to_string()
+        } else {
+            host.clone()
+        };
+        if out.contains_key(&key) {
+            continue;
+        }
+        if let Ok(Some(c)) = credentials_for(ctx, &host) {
+            out.insert(key.clone(), c.for_daemon(&key));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@
 //! (`X-Docker-Expose-Session-Grpc-Method`, one header each). After `101 Switching Protocols` the daemon
 //! is the gRPC client on that connection and we serve HTTP/2: health checks, the context and the
 //! Dockerfile ([`filesync`]), build secrets
-//! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials (empty: the daemon then uses its own).
+//! ([`secrets`]), SSH agents ([`ssh`]) and registry credentials (the job's, looked up per registry as
+//! the docker CLI does, for private base images and registry cache sources).
 //! The build request names the session with `session=ID`.
 
 pub mod filesync;
@@ -24,9 +25,14 @@ use std::task::{Context as TaskContext, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::{Request, Response, Status};
 
-/// What the session serves besides health checks and (empty) registry credentials.
+/// Finds the credentials for a registry host (`None`: anonymous); the session's Auth service asks it.
+pub type CredentialLookup = std::sync::Arc<dyn Fn(&str) -> Option<(String, String)> + Send + Sync>;
+
+/// What the session serves besides health checks.
 #[derive(Default)]
 pub struct Attachments {
+    /// Registry credentials for the daemon's pulls (`None`: every pull is anonymous).
+    pub credentials: Option<CredentialLookup>,
     /// Build secrets for `RUN --mount=type=secret`.
     pub secrets: Option<secrets::Store>,
     /// SSH agents for `RUN --mount=type=ssh`.
@@ -124,7 +130,9 @@ pub async fn start(
 async fn serve(conn: Conn, attachments: Attachments) {
     let mut router = tonic::transport::Server::builder()
         .add_service(health::health_server::HealthServer::new(Health))
-        .add_service(auth::auth_server::AuthServer::new(NoCredentials));
+        .add_service(auth::auth_server::AuthServer::new(RegistryAuth(
+            attachments.credentials,
+        )));
     router = router.add_optional_service(attachments.secrets.map(SecretsServer::new));
     router = router.add_optional_service(attachments.ssh.map(SshServer::new));
     router = router.add_optional_service(attachments.files);
@@ -205,17 +213,30 @@ impl health::health_server::Health for Health {
     }
 }
 
-/// Registry credentials: none from the session, so the daemon pulls with its own (as a build through
-/// the docker CLI without a login does); cache sources are pulled beforehand with the job's login.
-struct NoCredentials;
+/// Registry credentials, as the docker CLI serves them: BuildKit asks per registry host when it pulls a
+/// base image or reads a registry cache; an unknown host gets an empty answer (an anonymous pull).
+struct RegistryAuth(Option<CredentialLookup>);
 
 #[tonic::async_trait]
-impl auth::auth_server::Auth for NoCredentials {
+impl auth::auth_server::Auth for RegistryAuth {
     async fn credentials(
         &self,
-        _: Request<auth::CredentialsRequest>,
+        req: Request<auth::CredentialsRequest>,
     ) -> Result<Response<auth::CredentialsResponse>, Status> {
-        Ok(Response::new(auth::CredentialsResponse::default()))
+        let host = req.into_inner().host;
+        let Some(lookup) = self.0.clone() else {
+            return Ok(Response::new(auth::CredentialsResponse::default()));
+        };
+        // A credential helper is a process: keep it off the session's task.
+        let found = tokio::task::spawn_blocking(move || lookup(&host))
+            .await
+            .ok()
+            .flatten();
+        let (username, secret) = found.unwrap_or_default();
+        Ok(Response::new(auth::CredentialsResponse {
+            username,
+            secret,
+        }))
     }
     async fn fetch_token(
         &self,

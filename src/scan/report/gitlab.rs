@@ -1,6 +1,8 @@
 //! The `gitlab` report: GitLab's secret-detection report format, schema version 15.2.1, so findings show in
 //! merge requests and the vulnerability report. The vulnerability `id` is derived from the stable
-//! fingerprint and the commit, so the same finding keeps its id between pipelines.
+//! fingerprint and the commit, so the same finding keeps its id between pipelines; a second occurrence of the
+//! same secret in the same file and commit (the fingerprint leaves the line out) gets an id of its own, as
+//! GitLab keys vulnerabilities by id.
 
 use super::Report;
 use crate::scan::fingerprint::uuid_of;
@@ -17,7 +19,21 @@ pub fn render(r: &Report) -> String {
         "version": super::version(),
         "vendor": { "name": "stevedore" },
     });
-    let vulns: Vec<Value> = r.findings.iter().map(|f| vulnerability(r, f)).collect();
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let vulns: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let mut v = vulnerability(r, f);
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            let n = seen.entry(id.clone()).or_insert(0);
+            if *n > 0 {
+                v["id"] = json!(uuid_of(&format!("{id}\0{n}")));
+            }
+            *n += 1;
+            v
+        })
+        .collect();
     let fmt = "%Y-%m-%dT%H:%M:%S";
     let doc = json!({
         "version": SCHEMA_VERSION,
