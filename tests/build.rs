@@ -482,6 +482,50 @@ fn a_private_base_image_is_pulled_with_the_jobs_credentials() {
     }
 }
 
+/// A RUN that writes a credential in two writes: the daemon streams it in two items, and the log must
+/// still redact it whole (each half alone would pass redaction).
+#[test]
+fn a_credential_printed_in_two_writes_is_redacted_whole() {
+    require_docker();
+    let (a, b) = ("Qx7vL2", "pN9wK4");
+    let run = format!(
+        "RUN printf 'pw=%s' \"$(echo {} | base64 -d)\"; sleep 1; printf '%s\\n' \"$(echo {} | base64 -d)\"\n",
+        base64_of(a),
+        base64_of(b)
+    );
+    let d = context(&[("Dockerfile", &format!("{}{run}", from_busybox()))]);
+    let image = repo("split-secret");
+    let _cleanup = Images(vec![format!("{image}:s")]);
+    let password = format!("{a}{b}");
+    let args = [
+        "build",
+        "--builder",
+        "classic",
+        "--progress",
+        "plain",
+        "--image",
+        &image,
+        "--tag",
+        "s",
+        "--no-cache",
+        ".",
+    ];
+    let env = [
+        ("CI_REGISTRY_PASSWORD", password.as_str()),
+        ("CI_REGISTRY_USER", "u"),
+        ("CI_REGISTRY", "registry.example.com"),
+    ];
+    let (code, _, err) = stevedore(d.path(), &args, &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("pw="), "the RUN's output is shown: {err}");
+    assert!(!err.contains(a) && !err.contains(b), "{err}");
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 #[test]
 fn a_wrong_password_is_exit_4_with_a_clear_error() {
     require_docker();

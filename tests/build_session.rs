@@ -338,6 +338,180 @@ fn ssh_agents_are_forwarded_and_answer() {
     );
 }
 
+/// A new ed25519 key (`-N PASSPHRASE`, empty for none) in `dir`, mode 0644 as a CI file variable may
+/// leave it; returns its path.
+fn new_key(dir: &Path, name: &str, passphrase: &str) -> std::path::PathBuf {
+    let key = dir.join(name);
+    let k = key.to_str().unwrap();
+    sh(
+        "ssh-keygen",
+        &["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", k],
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    key
+}
+
+/// The processes whose command line mentions `path` (a private agent's socket lies under it).
+fn processes_under(path: &Path) -> Vec<String> {
+    let needle = path.to_str().unwrap().as_bytes();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline.windows(needle.len()).any(|w| w == needle) {
+            out.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    out
+}
+
+/// Nothing of a private agent is left under `tmp`: no process, no socket, no directory.
+fn no_agent_left(tmp: &Path, what: &str) {
+    assert_eq!(processes_under(tmp), Vec::<String>::new(), "{what}");
+    let left: Vec<_> = std::fs::read_dir(tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{what}: left {left:?}");
+}
+
+#[test]
+fn ssh_key_files_load_into_a_private_agent() {
+    require_docker();
+    let keys = tempfile::tempdir().unwrap();
+    let key = new_key(keys.path(), "stevedore-key-file", "");
+    // `ssh-keygen -lf` prints "256 SHA256:… COMMENT (ED25519)", as `ssh-add -l` lists an agent's key
+    // (the agent knows the comment the key file carries).
+    let fingerprint = sh("ssh-keygen", &["-lf", key.to_str().unwrap()]);
+    let key_text = std::fs::read_to_string(&key).unwrap();
+    let key_line = key_text.lines().nth(1).unwrap().to_string();
+    let d = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dockerfile = format!(
+        "FROM {}\n{}RUN --mount=type=ssh /usr/bin/ssh-add -l > /default.txt\n",
+        busybox_image(),
+        ssh_add_into(d.path())
+    );
+    std::fs::write(d.path().join("Dockerfile"), dockerfile).unwrap();
+    let r = repo("sshkey");
+    let image = format!("{r}:1");
+    let _cleanup = Images(vec![image.clone()]);
+    let ssh = format!("default={}", key.display());
+    let (code, out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--builder",
+            "buildkit",
+            "--image",
+            &r,
+            "--tag",
+            "1",
+            "--ssh",
+            &ssh,
+            "--no-cache",
+            "-v",
+            ".",
+        ],
+        &[
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+            ("SSH_AUTH_SOCK", ""),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run_in(&image, "cat /default.txt"), fingerprint);
+    assert!(
+        !out.contains(&key_line) && !err.contains(&key_line),
+        "key printed"
+    );
+    assert!(!saved_image_holds(&image, &key_line), "key in the image");
+    no_agent_left(tmp.path(), "after the build");
+}
+
+#[test]
+fn ssh_key_agent_ends_with_the_build_and_bad_keys_are_named() {
+    require_docker();
+    let keys = tempfile::tempdir().unwrap();
+    let key = new_key(keys.path(), "good", "");
+    let locked = new_key(keys.path(), "locked", "a passphrase");
+    let d = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_env = ("TMPDIR", tmp.path().to_str().unwrap());
+    let build = |dockerfile: &str, ssh: &Path, env: &[(&str, &str)]| {
+        std::fs::write(d.path().join("Dockerfile"), dockerfile).unwrap();
+        let ssh = format!("default={}", ssh.display());
+        let args = [
+            "build",
+            "--builder",
+            "buildkit",
+            "--ssh",
+            &ssh,
+            "--no-cache",
+            ".",
+        ];
+        stevedore(d.path(), &args, env)
+    };
+    let failing = format!("FROM {}\nRUN --mount=type=ssh exit 3\n", busybox_image());
+    // A passphrase-protected key: named, with the fix, and nothing asked.
+    let (code, _, err) = build(&failing, &locked, &[tmp_env]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(locked.to_str().unwrap()) && err.contains("passphrase"),
+        "{err}"
+    );
+    no_agent_left(tmp.path(), "after a passphrase-protected key");
+    // A failing RUN: the agent goes with the build.
+    let (code, _, err) = build(&failing, &key, &[tmp_env]);
+    assert_ne!(code, 0, "{err}");
+    no_agent_left(tmp.path(), "after a failed build");
+    // No ssh-agent on PATH: said, with the package.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, err) = build(
+        &failing,
+        &key,
+        &[tmp_env, ("PATH", empty.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("ssh-agent") && err.contains("openssh-client"),
+        "{err}"
+    );
+    no_agent_left(tmp.path(), "without ssh-agent");
+    // SIGTERM while a RUN runs: the agent is killed before stevedore exits.
+    std::fs::write(
+        d.path().join("Dockerfile"),
+        format!("FROM {}\nRUN --mount=type=ssh sleep 60\n", busybox_image()),
+    )
+    .unwrap();
+    let ssh = format!("default={}", key.display());
+    let mut child = Command::new(stevedore_bin())
+        .args([
+            "build",
+            "--builder",
+            "buildkit",
+            "--ssh",
+            &ssh,
+            "--no-cache",
+            ".",
+        ])
+        .current_dir(d.path())
+        .env("TMPDIR", tmp.path())
+        .env_remove("CI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while processes_under(tmp.path()).is_empty() {
+        assert!(started.elapsed().as_secs() < 60, "no agent started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    sh("kill", &["-TERM", &child.id().to_string()]);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status}");
+    no_agent_left(tmp.path(), "after SIGTERM");
+}
+
 #[test]
 fn ssh_needs_buildkit_and_an_agent() {
     let d = tempfile::tempdir().unwrap();

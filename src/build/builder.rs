@@ -226,6 +226,9 @@ pub async fn build(app: &App, docker: &Docker, plan: &Plan) -> anyhow::Result<Bu
         Ok::<(), DockerError>(())
     };
     let result = tokio::time::timeout(s.timeout, consume).await;
+    for line in tracker.finish() {
+        shown.line(line);
+    }
     s.remove_stdin_copy();
     shown.finish();
     let walk_error = stats.error();

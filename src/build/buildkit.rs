@@ -6,7 +6,7 @@
 //! stream.
 
 use super::context::Stats;
-use super::session::{self, Attachments, filesync, secrets, ssh};
+use super::session::{self, Attachments, filesync, secrets, ssh, ssh_agent};
 use super::settings::Settings;
 use crate::docker::{Raw, Target};
 use bollard::errors::Error as DockerError;
@@ -19,8 +19,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The session's services for the settings: the context and the Dockerfile's directory, the secrets
-/// (read now, registered for redaction) and the SSH agents.
-pub fn attachments(
+/// (read now, registered for redaction), the SSH agents (a private agent started now for each ID
+/// given key files) and the registry credentials.
+pub async fn attachments(
     settings: &Settings,
     stats: Arc<Stats>,
     credentials: Option<session::CredentialLookup>,
@@ -35,13 +36,16 @@ pub fn attachments(
             .to_path_buf(),
         stats,
     };
+    let secrets = (!settings.secrets.is_empty())
+        .then(|| secrets::Store::load(&settings.secrets))
+        .transpose()?;
+    let (private_agents, sockets) = ssh_agent::start_all(&settings.ssh).await?;
     Ok(Attachments {
         credentials,
         files: Some(filesync::FileSync(Arc::new(dirs))),
-        secrets: (!settings.secrets.is_empty())
-            .then(|| secrets::Store::load(&settings.secrets))
-            .transpose()?,
-        ssh: (!settings.ssh.is_empty()).then(|| ssh::Agents::new(&settings.ssh)),
+        secrets,
+        ssh: (!settings.ssh.is_empty()).then(|| ssh::Agents::new(sockets)),
+        private_agents,
     })
 }
 
@@ -74,7 +78,7 @@ pub async fn build(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "context".into());
-    let attachments = attachments(settings, stats, Some(credentials))?;
+    let attachments = attachments(settings, stats, Some(credentials)).await?;
     let session = session::start(&raw, &name, &shared_key(settings), attachments).await?;
     options.session = Some(session.id.clone());
     options.remote = Some("client-session".into());

@@ -167,9 +167,9 @@ pub struct BuildOptions {
     /// How to show the build output: auto (tty on a terminal, else plain), plain, tty, quiet.
     #[arg(long, value_enum, value_name = "TYPE", default_value_t = settings::ProgressMode::Auto)]
     pub progress: settings::ProgressMode,
-    /// Forward an SSH agent to `RUN --mount=type=ssh`: `default` ($SSH_AUTH_SOCK) or `ID=SOCKET`
-    /// (repeatable; BuildKit only).
-    #[arg(long, value_name = "default|ID[=SOCKET]")]
+    /// SSH for `RUN --mount=type=ssh`: `default` ($SSH_AUTH_SOCK), `ID=SOCKET` (an agent) or
+    /// `ID=KEY[,KEY…]` (key files, loaded into a private agent for the build); repeatable; BuildKit only.
+    #[arg(long, value_name = "default|ID[=SOCKET|KEY[,KEY…]]")]
     pub ssh: Vec<String>,
     /// A build secret for `RUN --mount=type=secret,id=NAME`: `id=NAME[,env=VAR|,src=FILE]`, as with
     /// `docker buildx build --secret` (repeatable; BuildKit only). Never written to a layer or the log.

@@ -27,6 +27,7 @@ pub struct Tracker {
     failed_vertex: Option<String>,
     /// The image ID announced by the daemon, if any.
     pub image_id: Option<String>,
+    /// Output not yet ended by a newline: by BuildKit vertex digest, the classic builder's under "".
     partial: HashMap<String, String>,
     announced: HashSet<String>,
     finished: HashSet<String>,
@@ -44,20 +45,16 @@ impl Tracker {
     pub fn item(&mut self, info: &BuildInfo) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(s) = &info.stream {
-            for line in s.lines() {
-                let line = line.trim_end().to_string();
-                if line.is_empty() {
-                    continue;
-                }
-                if line.starts_with("Step ") && line.contains(" : ") {
-                    self.step = Some(line.clone());
-                    self.output.clear();
-                } else if !line.starts_with(" ---> ")
-                    && !line.starts_with("Removing intermediate container")
-                {
-                    keep(&mut self.output, line.clone());
-                }
-                lines.push(line);
+            // The daemon cuts a command's output where the command's writes end, not at lines: a line
+            // (and a secret in it, which redaction must see whole) may come in several items.
+            let buf = self.partial.entry(String::new()).or_default();
+            buf.push_str(s);
+            let complete = match buf.rfind('\n') {
+                Some(i) => buf.drain(..=i).collect::<String>(),
+                None => String::new(),
+            };
+            for line in complete.lines() {
+                self.classic_line(line, &mut lines);
             }
         }
         if let Some(s) = &info.status {
@@ -78,6 +75,44 @@ impl Tracker {
             }
             Some(BuildInfoAux::BuildKit(st)) => lines.extend(self.buildkit(st)),
             None => {}
+        }
+        lines
+    }
+
+    /// One whole line of the classic builder's output.
+    fn classic_line(&mut self, line: &str, lines: &mut Vec<String>) {
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            return;
+        }
+        if line.starts_with("Step ") && line.contains(" : ") {
+            self.step = Some(line.clone());
+            self.output.clear();
+        } else if !line.starts_with(" ---> ")
+            && !line.starts_with("Removing intermediate container")
+        {
+            keep(&mut self.output, line.clone());
+        }
+        lines.push(line);
+    }
+
+    /// At the end of the stream: the output's last lines that did not end with a newline.
+    pub fn finish(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut rest: Vec<(String, String)> = self.partial.drain().collect();
+        rest.sort();
+        for (vertex, text) in rest {
+            if text.trim().is_empty() {
+                continue;
+            }
+            if vertex.is_empty() {
+                self.classic_line(&text, &mut lines);
+            } else {
+                let num = self.vertices.get(&vertex).map(|v| v.0).unwrap_or(0);
+                let line = text.trim_end().to_string();
+                keep(self.vertex_logs.entry(vertex).or_default(), line.clone());
+                lines.push(format!("#{num} {line}"));
+            }
         }
         lines
     }
@@ -168,6 +203,17 @@ mod tests {
             stream: Some(s.into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_classic_line_cut_across_items_is_shown_whole() {
+        let mut t = Tracker::default();
+        assert_eq!(t.item(&text("Step 1/2 : RUN x\n")), ["Step 1/2 : RUN x"]);
+        assert!(t.item(&text("token=ab")).is_empty());
+        assert!(t.item(&text("cd")).is_empty());
+        assert_eq!(t.item(&text("ef\nnext li")), ["token=abcdef"]);
+        assert_eq!(t.finish(), ["next li"]);
+        assert!(t.finish().is_empty());
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub struct Settings {
     pub progress: ProgressMode,
     /// `--secret` and `[build] secrets`: IDs and sources, never values.
     pub secrets: Vec<secrets::Spec>,
-    /// `--ssh`: agent sockets by ID.
+    /// `--ssh`: agent sockets or key files, by ID.
     pub ssh: Vec<ssh::Spec>,
 }
 

@@ -12,6 +12,7 @@
 pub mod filesync;
 pub mod secrets;
 pub mod ssh;
+pub mod ssh_agent;
 
 use crate::docker::Raw;
 use anyhow::Context;
@@ -39,6 +40,8 @@ pub struct Attachments {
     pub ssh: Option<ssh::Agents>,
     /// The context and the Dockerfile's directory, for a build with `remote=client-session`.
     pub files: Option<filesync::FileSync>,
+    /// The private SSH agents of `--ssh ID=KEY`, kept alive as long as the session.
+    pub private_agents: Vec<ssh_agent::PrivateAgent>,
 }
 
 impl Attachments {
@@ -65,11 +68,13 @@ impl Attachments {
     }
 }
 
-/// A running session: its ID (the build's `session` parameter); dropping it ends the session.
+/// A running session: its ID (the build's `session` parameter); dropping it ends the session and,
+/// at once, its private SSH agents (killed, their sockets removed).
 pub struct Session {
     /// The session ID.
     pub id: String,
     server: tokio::task::JoinHandle<()>,
+    _private_agents: Vec<ssh_agent::PrivateAgent>,
 }
 
 impl Drop for Session {
@@ -94,9 +99,10 @@ pub async fn start(
     raw: &Raw,
     name: &str,
     shared_key: &str,
-    attachments: Attachments,
+    mut attachments: Attachments,
 ) -> anyhow::Result<Session> {
     let id = new_id();
+    let private_agents = std::mem::take(&mut attachments.private_agents);
     let mut req = raw
         .builder("POST", "/session")
         .header("Connection", "Upgrade")
@@ -123,7 +129,11 @@ pub async fn start(
         .context("the Docker daemon did not switch the session to HTTP/2")?;
     let conn = Conn(TokioIo::new(upgraded));
     let server = tokio::spawn(serve(conn, attachments));
-    Ok(Session { id, server })
+    Ok(Session {
+        id,
+        server,
+        _private_agents: private_agents,
+    })
 }
 
 /// Serves gRPC on the upgraded connection until the daemon closes it.
