@@ -82,8 +82,11 @@ pub(super) fn decode_blobs(
         todo.iter().map(|&j| (ids[j], j)).collect();
     let done: Vec<AtomicBool> = ids.iter().map(|_| AtomicBool::new(false)).collect();
     for idx_path in pack_indexes(&repo.common_dir().join("objects")) {
-        let index = pack::index::File::at(&idx_path, repo.object_hash())
-            .with_context(|| format!("cannot open pack index {}", idx_path.display()))?;
+        // A pack that cannot be opened (removed by a concurrent `git gc`, say) is left to reading by id,
+        // which finds its objects wherever they are now or fails naming the blob.
+        let Ok(index) = pack::index::File::at(&idx_path, repo.object_hash()) else {
+            continue;
+        };
         let hits = index
             .iter()
             .filter(|e| want.get(&e.oid).is_some_and(|&j| !done[j].load(Relaxed)))
@@ -92,15 +95,20 @@ pub(super) fn decode_blobs(
             Decode::Packs => hits > 0,
             _ => hits > 0 && hits * MIN_SHARE >= u64::from(index.num_objects()),
         };
-        if worth {
-            traverse(&index, &idx_path, threads, &|oid, data| {
-                if let Some(&j) = want.get(oid)
-                    && !done[j].swap(true, Relaxed)
-                {
-                    on_blob(j, data);
-                }
-            })?;
+        if !worth {
+            continue;
         }
+        let Ok(data) = pack::data::File::at(idx_path.with_extension("pack"), index.object_hash())
+        else {
+            continue;
+        };
+        traverse(&index, &data, threads, &|oid, bytes| {
+            if let Some(&j) = want.get(oid)
+                && !done[j].swap(true, Relaxed)
+            {
+                on_blob(j, bytes);
+            }
+        })?;
     }
     Ok(todo
         .iter()
@@ -113,17 +121,14 @@ pub(super) fn decode_blobs(
 /// for each blob.
 fn traverse(
     index: &pack::index::File,
-    idx_path: &Path,
+    data: &pack::data::File,
     threads: usize,
     on_blob: &(dyn Fn(&ObjectId, &[u8]) + Sync),
 ) -> anyhow::Result<()> {
-    let pack_path = idx_path.with_extension("pack");
-    let data = pack::data::File::at(&pack_path, index.object_hash())
-        .with_context(|| format!("cannot open pack {}", pack_path.display()))?;
     let interrupt = AtomicBool::new(false);
     index
         .traverse_with_index(
-            &data,
+            data,
             |kind, bytes, entry, _progress| {
                 if kind == gix::object::Kind::Blob {
                     on_blob(&entry.oid, bytes);
@@ -141,6 +146,6 @@ fn traverse(
             },
         )
         .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("cannot decode pack {}", pack_path.display()))?;
+        .with_context(|| format!("cannot decode pack {}", data.path().display()))?;
     Ok(())
 }
