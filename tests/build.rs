@@ -44,6 +44,22 @@ fn run_in(image: &str, cmd: &str) -> String {
     docker(&["run", "--rm", "--network", "none", image, "sh", "-c", cmd])
 }
 
+/// `stevedore build --image IMAGE --tag TAG --builder BUILDER .` in `dir`: the exit code and stderr.
+fn build_as(dir: &Path, image: &str, tag: &str, builder: &str) -> (i32, String) {
+    let args = [
+        "build",
+        "--image",
+        image,
+        "--tag",
+        tag,
+        "--builder",
+        builder,
+        ".",
+    ];
+    let (code, _out, err) = stevedore(dir, &args, &[]);
+    (code, err)
+}
+
 #[test]
 fn builds_a_busybox_image_with_a_run_step_on_both_builders() {
     require_docker();
@@ -52,20 +68,7 @@ fn builds_a_busybox_image_with_a_run_step_on_both_builders() {
     let r = repo("run");
     let _cleanup = Images(vec![format!("{r}:classic"), format!("{r}:buildkit")]);
     for builder in ["classic", "buildkit"] {
-        let (code, _out, err) = stevedore(
-            d.path(),
-            &[
-                "build",
-                "--image",
-                &r,
-                "--tag",
-                builder,
-                "--builder",
-                builder,
-                ".",
-            ],
-            &[],
-        );
+        let (code, err) = build_as(d.path(), &r, builder, builder);
         assert_eq!(code, 0, "{builder}: {err}");
         assert!(err.contains(&format!("{r}:{builder}")), "{err}");
         assert_eq!(
@@ -144,20 +147,7 @@ Dockerfile
     .map(String::from)
     .collect();
     for builder in ["classic", "buildkit"] {
-        let (code, _out, err) = stevedore(
-            d.path(),
-            &[
-                "build",
-                "--image",
-                &r,
-                "--tag",
-                builder,
-                "--builder",
-                builder,
-                ".",
-            ],
-            &[],
-        );
+        let (code, err) = build_as(d.path(), &r, builder, builder);
         assert_eq!(code, 0, "{builder}: {err}");
         // Both builders leave the listed Dockerfile and .dockerignore out, as `docker build` does
         // (BuildKit gets the context through the session, the Dockerfile on its own).
@@ -286,20 +276,7 @@ fn a_failing_run_exits_1_with_the_instruction_and_its_output() {
     let r = repo("fail");
     let _cleanup = Images(vec![format!("{r}:x")]);
     for builder in ["classic", "buildkit"] {
-        let (code, _out, err) = stevedore(
-            d.path(),
-            &[
-                "build",
-                "--image",
-                &r,
-                "--tag",
-                "x",
-                "--builder",
-                builder,
-                ".",
-            ],
-            &[],
-        );
+        let (code, err) = build_as(d.path(), &r, "x", builder);
         assert_eq!(code, 1, "{builder}: {err}");
         let last = err.rsplit("error:").next().unwrap();
         assert!(
@@ -1180,41 +1157,25 @@ fn a_fresh_daemon_pulls_the_previous_release_as_cache() {
     );
 }
 
+/// `stevedore build --dry-run --image a/b -t x FLAGS .` in `dir`: the exit code and stderr (the plan).
+fn dry_run_a_b(dir: &Path, flags: &[&str]) -> (i32, String) {
+    let mut args = vec!["build", "--dry-run", "--image", "a/b", "-t", "x"];
+    args.extend(flags);
+    args.push(".");
+    let (code, _out, err) = stevedore(dir, &args, &[]);
+    (code, err)
+}
+
 #[test]
 fn cache_flags_take_buildx_syntax_and_refuse_what_the_daemon_cannot_do() {
     let d = context(&[("Dockerfile", "FROM scratch\n")]);
-    let (code, _out, err) = stevedore(
+    let (code, err) = dry_run_a_b(
         d.path(),
-        &[
-            "build",
-            "--dry-run",
-            "--image",
-            "a/b",
-            "-t",
-            "x",
-            "--cache-from",
-            "type=registry,ref=r.example.com/a/b:c",
-            ".",
-        ],
-        &[],
+        &["--cache-from", "type=registry,ref=r.example.com/a/b:c"],
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("cache from: r.example.com/a/b:c"), "{err}");
-    let (code, _out, err) = stevedore(
-        d.path(),
-        &[
-            "build",
-            "--dry-run",
-            "--image",
-            "a/b",
-            "-t",
-            "x",
-            "--cache-to",
-            "type=registry,ref=r/a:c",
-            ".",
-        ],
-        &[],
-    );
+    let (code, err) = dry_run_a_b(d.path(), &["--cache-to", "type=registry,ref=r/a:c"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("buildx"), "{err}");
 }

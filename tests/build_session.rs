@@ -194,6 +194,47 @@ fn secrets_are_refused_with_the_classic_builder_and_bad_sources_named() {
     }
 }
 
+#[test]
+fn dry_run_names_secrets_and_ssh_without_their_values() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let (env_value, file_value) = (secret_value("dry-env"), secret_value("dry-file"));
+    std::fs::write(d.path().join("tok.txt"), &file_value).unwrap();
+    std::fs::write(d.path().join("deploy_key"), "not a real key\n").unwrap();
+    let (code, out, err) = stevedore(
+        d.path(),
+        &[
+            "build",
+            "--dry-run",
+            "--secret",
+            "id=envtok,env=STEVEDORE_T_DRY",
+            "--secret",
+            "id=filetok,src=tok.txt",
+            "--ssh",
+            "deploy=deploy_key",
+            ".",
+        ],
+        &[
+            ("STEVEDORE_T_DRY", &env_value),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    for says in [
+        "secret envtok: env STEVEDORE_T_DRY",
+        "secret filetok: file tok.txt",
+        "ssh deploy: 1 key file(s) into a private agent (deploy_key)",
+    ] {
+        assert!(err.contains(says), "{says:?} in {err}");
+    }
+    for value in [&env_value, &file_value] {
+        assert!(
+            !out.contains(value.as_str()) && !err.contains(value.as_str()),
+            "a value shown: {out}{err}"
+        );
+    }
+}
+
 /// A real `ssh-agent` on a socket of its own, holding one fresh ed25519 key; killed when dropped.
 struct Agent {
     child: std::process::Child,

@@ -39,19 +39,10 @@ impl Drop for Cleanup {
     }
 }
 
-fn build(tag: &str, version: &str, healthy: bool) {
+/// Builds `dockerfile` (in an empty context) as `tag` with the classic builder.
+fn docker_build(tag: &str, dockerfile: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let touch = if healthy { "touch /ok; " } else { "" };
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!(
-            "FROM {}\nLABEL app.version={version}\nENV APP_VERSION={version}\nVOLUME /cache\n\
-             HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD test -f /ok\n\
-             CMD [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; {touch}while true; do sleep 1; done\"]\n",
-            busybox_image()
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
     let out = Command::new("docker")
         .args(["build", "-q", "-t", tag])
         .arg(dir.path())
@@ -62,6 +53,19 @@ fn build(tag: &str, version: &str, healthy: bool) {
         out.status.success(),
         "build {tag}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn build(tag: &str, version: &str, healthy: bool) {
+    let touch = if healthy { "touch /ok; " } else { "" };
+    docker_build(
+        tag,
+        &format!(
+            "FROM {}\nLABEL app.version={version}\nENV APP_VERSION={version}\nVOLUME /cache\n\
+             HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD test -f /ok\n\
+             CMD [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; {touch}while true; do sleep 1; done\"]\n",
+            busybox_image()
+        ),
     );
 }
 
@@ -353,28 +357,15 @@ fn no_daemon_is_an_outside_failure() {
 
 /// Builds an image whose HEALTHCHECK (`interval`, first check after it) passes when `healthy`.
 fn build_health(tag: &str, version: &str, healthy: bool, interval: &str) {
-    let dir = tempfile::tempdir().unwrap();
     let touch = if healthy { "touch /ok; " } else { "" };
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!(
+    docker_build(
+        tag,
+        &format!(
             "FROM {}\nLABEL app.version={version}\n\
              HEALTHCHECK --interval={interval} --timeout=2s --retries=2 CMD test -f /ok\n\
              CMD [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; {touch}while true; do sleep 1; done\"]\n",
             busybox_image()
         ),
-    )
-    .unwrap();
-    let out = Command::new("docker")
-        .args(["build", "-q", "-t", tag])
-        .arg(dir.path())
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "build {tag}: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

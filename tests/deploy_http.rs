@@ -296,6 +296,19 @@ fn deploy(dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, St
     stevedore(dir, &a, &env)
 }
 
+/// The variables of a CI job for `tag` in the project `dir`, on a protected ref or not.
+fn ci_job<'a>(dir: &'a Path, tag: &'a str, protected: bool) -> [(&'a str, &'a str); 4] {
+    [
+        ("CI", "true"),
+        ("CI_PROJECT_DIR", dir.to_str().unwrap()),
+        ("CI_COMMIT_TAG", tag),
+        (
+            "CI_COMMIT_REF_PROTECTED",
+            if protected { "true" } else { "false" },
+        ),
+    ]
+}
+
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(dir.join(stevedore::deploy::report::FILE)).unwrap(),
@@ -479,12 +492,7 @@ fn only_fail_fast_and_environment_from_the_release() {
     let (code, _, err) = deploy(
         dir.path(),
         &["--only", "acme"],
-        &[
-            ("CI", "true"),
-            ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
-            ("CI_COMMIT_TAG", "v1.6.0"),
-            ("CI_COMMIT_REF_PROTECTED", "true"),
-        ],
+        &ci_job(dir.path(), "v1.6.0", true),
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(report(dir.path())["environment"], "production");
@@ -494,12 +502,7 @@ fn only_fail_fast_and_environment_from_the_release() {
     let (code, _, err) = deploy(
         dir.path(),
         &["--only", "acme", "--environment", "production"],
-        &[
-            ("CI", "true"),
-            ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
-            ("CI_COMMIT_TAG", "v1.6.0"),
-            ("CI_COMMIT_REF_PROTECTED", "false"),
-        ],
+        &ci_job(dir.path(), "v1.6.0", false),
     );
     assert_eq!(code, 3, "{err}");
     assert!(
@@ -514,12 +517,7 @@ fn only_fail_fast_and_environment_from_the_release() {
     let (code, _, err) = deploy(
         dir.path(),
         &["--only", "acme", "--environment", "production", "--force"],
-        &[
-            ("CI", "true"),
-            ("CI_PROJECT_DIR", dir.path().to_str().unwrap()),
-            ("CI_COMMIT_TAG", "v1.6.0\nINFO all good"),
-            ("CI_COMMIT_REF_PROTECTED", "true"),
-        ],
+        &ci_job(dir.path(), "v1.6.0\nINFO all good", true),
     );
     assert_eq!(code, 3, "{err}");
     assert!(

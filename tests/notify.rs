@@ -115,6 +115,20 @@ fn zulip_env(server: &ZulipServer) -> Vec<(String, String)> {
     .collect()
 }
 
+/// A CI job's variables for the tag v1.5.0 in `dir`, with the Zulip settings of `server`.
+fn job_env(dir: &Path, server: &ZulipServer) -> Vec<(String, String)> {
+    let mut env = ci_env(dir, "v1.5.0");
+    env.extend(zulip_env(server));
+    env
+}
+
+/// A project whose summary holds the build step, retrying quickly (twice, 100ms apart).
+fn retrying_build_project() -> tempfile::TempDir {
+    let dir = project(vec![build_step()]);
+    fast_retries(dir.path());
+    dir
+}
+
 fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     common::stevedore(dir, args, &env)
@@ -161,8 +175,7 @@ fn success_message_reaches_zulip_as_the_contract_says() {
         build_step(),
         deploy_step(3, 0),
     ]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(dir.path(), &["notify", "--status", "auto"], &env);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(server.violations(), Vec::<String>::new());
@@ -272,8 +285,7 @@ fn scan_failure_lists_counts_per_rule_never_values() {
         "3 findings in 2 files",
         json!({"findings": 3, "by_rule": {"generic-api-key": 2, "aws-access-token": 1}}),
     )]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let mut env = job_env(dir.path(), &server);
     env.push(("CI_JOB_STATUS".into(), "failed".into()));
     env.push(("CI_JOB_NAME".into(), "scan".into()));
     let (code, out, err) = run(dir.path(), &["notify", "--status", "auto"], &env);
@@ -293,10 +305,8 @@ fn scan_failure_lists_counts_per_rule_never_values() {
 #[test]
 fn rate_limit_is_honoured_then_delivered() {
     let server = ZulipServer::start(EMAIL, KEY, vec![Answer::RateLimited(1), Answer::Success(7)]);
-    let dir = project(vec![build_step()]);
-    fast_retries(dir.path());
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let dir = retrying_build_project();
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(server.violations(), Vec::<String>::new());
@@ -318,10 +328,8 @@ fn rate_limit_is_honoured_then_delivered() {
 #[test]
 fn server_error_is_retried_with_backoff() {
     let server = ZulipServer::start(EMAIL, KEY, vec![Answer::ServerError, Answer::Success(8)]);
-    let dir = project(vec![build_step()]);
-    fast_retries(dir.path());
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let dir = retrying_build_project();
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(server.requests().len(), 2);
@@ -332,10 +340,8 @@ fn server_error_is_retried_with_backoff() {
 #[test]
 fn server_errors_that_persist_give_up_after_the_retries() {
     let server = ZulipServer::start(EMAIL, KEY, vec![Answer::ServerError; 5]);
-    let dir = project(vec![build_step()]);
-    fast_retries(dir.path());
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let dir = retrying_build_project();
+    let env = job_env(dir.path(), &server);
     let (code, _out, err) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 4, "{err}");
     assert_eq!(server.requests().len(), 3, "1 attempt + 2 retries");
@@ -349,10 +355,8 @@ fn missing_stream_is_reported_with_zulips_code_and_not_retried() {
         KEY,
         vec![Answer::StreamMissing, Answer::StreamMissing],
     );
-    let dir = project(vec![build_step()]);
-    fast_retries(dir.path());
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let dir = retrying_build_project();
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(dir.path(), &["notify"], &env);
     assert_eq!(
         code, 0,
@@ -379,8 +383,7 @@ fn wrong_key_is_reported_without_the_key() {
     // The server accepts another key: ours gets 401 INVALID_API_KEY.
     let server = ZulipServer::start(EMAIL, "the-right-key-0000", vec![]);
     let dir = project(vec![build_step()]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(dir.path(), &["notify", "--strict", "-v"], &env);
     assert_eq!(code, 4, "{err}");
     assert_eq!(server.requests().len(), 1, "not retried");
@@ -398,10 +401,8 @@ fn an_echoed_authorization_header_is_redacted_and_the_body_bounded() {
     // A proxy answers 502 with the request's headers in its body: `Authorization: Basic
     // base64(email:key)` must not reach the log or the summary, and the quoted body is bounded.
     let server = ZulipServer::start(EMAIL, KEY, vec![Answer::EchoHeaders; 3]);
-    let dir = project(vec![build_step()]);
-    fast_retries(dir.path());
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let dir = retrying_build_project();
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 4, "{err}");
     let sent = server.requests()[0]
@@ -437,8 +438,7 @@ fn a_server_that_never_answers_times_out_in_bounded_time() {
         "[notify]\nbackoff = \"100ms\"\n",
     )
     .unwrap();
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let mut env = job_env(dir.path(), &server);
     env.push(("STEVEDORE_NOTIFY_TIMEOUT".into(), "1s".into()));
     env.push(("STEVEDORE_NOTIFY_RETRIES".into(), "1".into()));
     let start = Instant::now();
@@ -466,8 +466,7 @@ fn the_deadline_bounds_all_attempts_together() {
         "[notify]\nbackoff = \"100ms\"\nretries = 5\ntimeout = \"5s\"\ndeadline = \"1500ms\"\n",
     )
     .unwrap();
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let mut env = job_env(dir.path(), &server);
     env.retain(|(k, _)| k != "STEVEDORE_NOTIFY_TIMEOUT");
     let start = Instant::now();
     let (code, _out, err) = run(dir.path(), &["notify", "--strict"], &env);
@@ -490,8 +489,7 @@ fn a_redirect_is_reported_not_followed() {
         )],
     );
     let dir = project(vec![build_step()]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let env = job_env(dir.path(), &server);
     let (code, _out, err) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 4, "{err}");
     assert_eq!(server.requests().len(), 1);
@@ -506,8 +504,7 @@ fn a_redirect_is_reported_not_followed() {
 fn five_hundred_clients_stay_under_the_size_limit() {
     let server = ZulipServer::start(EMAIL, KEY, vec![]);
     let dir = project(vec![build_step(), deploy_step(500, 3)]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(server.violations(), Vec::<String>::new());
@@ -544,8 +541,7 @@ fn five_hundred_clients_stay_under_the_size_limit() {
 fn long_topic_is_cut_to_sixty_characters() {
     let server = ZulipServer::start(EMAIL, KEY, vec![]);
     let dir = project(vec![]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let mut env = job_env(dir.path(), &server);
     env.push((
         "CI_PROJECT_NAME".into(),
         "patient-records-platform-for-regional-clinics".into(),
@@ -606,8 +602,7 @@ fn zuliprc_file_supplies_the_credentials() {
 fn webhook_gets_slack_compatible_json() {
     let server = ZulipServer::start(EMAIL, KEY, vec![]);
     let dir = project(vec![build_step(), deploy_step(2, 0)]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let env = job_env(dir.path(), &server);
     let hook = format!("{}/hooks/T000/B000/s3cretHookToken", server.url);
     let (code, out, err) = run(
         dir.path(),
@@ -731,8 +726,7 @@ fn only_the_current_pipelines_steps_are_reported() {
 fn dry_run_prints_what_would_be_sent_without_sending() {
     let server = ZulipServer::start(EMAIL, KEY, vec![]);
     let dir = project(vec![build_step()]);
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let env = job_env(dir.path(), &server);
     let (code, out, err) = run(
         dir.path(),
         &[
@@ -773,8 +767,7 @@ fn template_from_config_and_unknown_placeholder() {
         "[notify]\nstream = \"ops\"\ntemplate = \"\"\"\n{emoji} {project} {version} → {environment}: {status}\n{clients}\n[log]({job_url}) {{literal}}\"\"\"\n",
     )
     .unwrap();
-    let mut env = ci_env(dir.path(), "v1.5.0");
-    env.extend(zulip_env(&server));
+    let mut env = job_env(dir.path(), &server);
     env.retain(|(k, _)| k != "ZULIP_STREAM");
     let (code, out, err) = run(dir.path(), &["notify", "--strict"], &env);
     assert_eq!(code, 0, "{out}\n{err}");

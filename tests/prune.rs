@@ -389,29 +389,35 @@ fn an_image_in_two_repositories_goes_reference_by_reference() {
     ]);
     // The daemon refuses to remove by ID an image referenced in several repositories.
     common::docker(&["tag", &fx.made[0].id, &fx.r("other:1")]);
-    let project = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let env = [("STEVEDORE_STATE_DIR", state.path().to_str().unwrap())];
-    let (code, out, err) = common::stevedore(
-        project.path(),
-        &[
-            "prune",
-            "--all",
-            "--keep-recent",
-            "0",
-            "--scope-label",
-            &fx.scope,
-        ],
-        &env,
-    );
+    let (code, out, err) = prune_fresh(&fx, &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("could not remove"), "{err}");
     assert_eq!(fx.existing(), Vec::<usize>::new(), "{out}{err}");
 }
 
-/// The race the issue names: a container is made from an image after the plan was made. The daemon refuses
-/// that one removal; it is reported and skipped, the others go, and a parent whose child could not go is
-/// skipped rather than attempted. The steps of `run` are called one by one to stage the race.
+/// Runs `test` on a runtime of its own, holding the daemon lock (the staged tests call prune's steps one by
+/// one).
+fn on_the_daemon(test: impl std::future::Future<Output = ()>) {
+    common::require_docker();
+    let _lock = common::daemon_lock();
+    tokio::runtime::Runtime::new().unwrap().block_on(test);
+}
+
+/// Removes what `plan` says, as `stevedore prune` would, and returns the tally.
+async fn apply(
+    conn: &stevedore::prune::docker::Conn,
+    plan: &stevedore::prune::policy::Plan,
+    images: &[stevedore::prune::policy::Image],
+) -> stevedore::prune::Tally {
+    let app = stevedore::app::App::new(
+        stevedore::ci::Context::from_env(),
+        stevedore::config::Config::default(),
+    );
+    let mut tally = stevedore::prune::Tally::default();
+    stevedore::prune::apply(&app, conn, plan, images, &mut tally).await;
+    tally
+}
+
 /// Reads the daemon as prune does and plans the removal of every image in the fixture's scope
 /// (`--all --keep-recent 0`), without removing anything.
 async fn plan_everything_in_scope(
@@ -438,13 +444,12 @@ async fn plan_everything_in_scope(
     (conn, images, plan)
 }
 
+/// The race the issue names: a container is made from an image after the plan was made. The daemon refuses
+/// that one removal; it is reported and skipped, the others go, and a parent whose child could not go is
+/// skipped rather than attempted. The steps of `run` are called one by one to stage the race.
 #[test]
 fn a_refused_removal_is_reported_and_skipped() {
-    common::require_docker();
-    let _lock = common::daemon_lock();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(refused_removal());
+    on_the_daemon(refused_removal());
 }
 
 async fn refused_removal() {
@@ -464,12 +469,7 @@ async fn refused_removal() {
     // Now another job makes containers from c:1 and x:1.
     fx.container(1);
     fx.container(2);
-    let app = stevedore::app::App::new(
-        stevedore::ci::Context::from_env(),
-        stevedore::config::Config::default(),
-    );
-    let mut tally = prune::Tally::default();
-    prune::apply(&app, &conn, &plan, &images, &mut tally).await;
+    let tally = apply(&conn, &plan, &images).await;
     let failed: Vec<String> = tally
         .failures
         .iter()
@@ -600,21 +600,7 @@ fn ancestry_through_hidden_intermediates_is_followed() {
     specs[2].parent = Some(1);
     specs[2].unscoped = true;
     fx.load(&specs);
-    let project = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let env = [("STEVEDORE_STATE_DIR", state.path().to_str().unwrap())];
-    let (code, out, err) = common::stevedore(
-        project.path(),
-        &[
-            "prune",
-            "--all",
-            "--keep-recent",
-            "0",
-            "--scope-label",
-            &fx.scope,
-        ],
-        &env,
-    );
+    let (code, out, err) = prune_fresh(&fx, &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("could not remove"), "{err}");
     assert!(err.contains(&format!("parent of {}", fx.r("y:1"))), "{err}");
@@ -649,23 +635,7 @@ fn an_image_with_several_tags_goes_tag_by_tag() {
         !refused.status.success(),
         "the daemon removed a twice-tagged image by ID"
     );
-    let project = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let env = [("STEVEDORE_STATE_DIR", state.path().to_str().unwrap())];
-    let (code, out, err) = common::stevedore(
-        project.path(),
-        &[
-            "prune",
-            "--scope-label",
-            &fx.scope,
-            "--all",
-            "--min-age",
-            "0s",
-            "--keep-recent",
-            "0",
-        ],
-        &env,
-    );
+    let (code, out, err) = prune_fresh(&fx, &["--min-age", "0s"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("could not remove"), "{err}");
     assert_eq!(fx.existing(), Vec::<usize>::new(), "{out}{err}");
@@ -704,23 +674,7 @@ fn keep_label_adds_to_the_default_protection() {
         .push(("stevedore.keep".into(), "true".into()));
     specs[1].labels.push(("team".into(), "php".into()));
     fx.load(&specs);
-    let project = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let env = [("STEVEDORE_STATE_DIR", state.path().to_str().unwrap())];
-    let (code, out, err) = common::stevedore(
-        project.path(),
-        &[
-            "prune",
-            "--scope-label",
-            &fx.scope,
-            "--all",
-            "--keep-recent",
-            "0",
-            "--keep-label",
-            "team=php",
-        ],
-        &env,
-    );
+    let (code, out, err) = prune_fresh(&fx, &["--keep-label", "team=php"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(fx.existing(), vec![0, 1], "{out}{err}");
     assert!(err.contains("has keep label stevedore.keep=true"), "{err}");
@@ -732,11 +686,7 @@ fn keep_label_adds_to_the_default_protection() {
 /// tagged twice), then this one runs the plan.
 #[test]
 fn an_image_another_prune_removed_first_is_not_a_failure() {
-    common::require_docker();
-    let _lock = common::daemon_lock();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(removed_first());
+    on_the_daemon(removed_first());
 }
 
 async fn removed_first() {
@@ -747,29 +697,11 @@ async fn removed_first() {
         spec(Some("c:1"), 10 * DAY, 1),
     ]);
     common::docker(&["tag", &fx.made[1].id, &fx.r("b:2")]);
-    use stevedore::prune::{self, docker, policy, usage};
-    let conn = docker::connect().await.unwrap();
-    let df = usage::read(&conn.raw).await.unwrap();
-    let lin = prune::lineage(&conn).await.unwrap();
-    let images = prune::images_of(&df, &lin, &prune::record::Record::default());
-    let args = prune::PruneArgs {
-        all: true,
-        keep_recent: Some(0),
-        scope_label: Some(fx.scope.clone()),
-        ..Default::default()
-    };
-    let s = prune::Settings::resolve(&args, &Default::default()).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let plan = policy::plan(&images, &s.policy, now, 0, 0, &Default::default());
+    let (conn, images, plan) = plan_everything_in_scope(&fx).await;
     assert_eq!(plan.removals().count(), 3);
     common::docker(&["rmi", &fx.r("a:1")]);
     common::docker(&["rmi", &fx.r("b:1"), &fx.r("b:2")]);
-    let app = stevedore::app::App::new(
-        stevedore::ci::Context::from_env(),
-        stevedore::config::Config::default(),
-    );
-    let mut tally = prune::Tally::default();
-    prune::apply(&app, &conn, &plan, &images, &mut tally).await;
+    let tally = apply(&conn, &plan, &images).await;
     assert!(tally.failures.is_empty(), "{:?}", tally.failures);
     assert_eq!(tally.already_gone.len(), 2, "{tally:?}");
     assert_eq!(tally.removed.len(), 1);
@@ -905,24 +837,40 @@ fn wait_for_lease(state: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(&lease_files(state)[0]).unwrap()).unwrap()
 }
 
+/// `stevedore prune --scope-label SCOPE --all --keep-recent 0 FLAGS` in `project`, with its state in `state`:
+/// (code, stdout, stderr).
+fn prune_scope(
+    fx: &Fixture,
+    project: &std::path::Path,
+    state: &std::path::Path,
+    flags: &[&str],
+) -> (i32, String, String) {
+    let env = [("STEVEDORE_STATE_DIR", state.to_str().unwrap())];
+    let mut args = vec![
+        "prune",
+        "--scope-label",
+        &fx.scope,
+        "--all",
+        "--keep-recent",
+        "0",
+    ];
+    args.extend_from_slice(flags);
+    common::stevedore(project, &args, &env)
+}
+
+/// [`prune_scope`] in a fresh project and state directory.
+fn prune_fresh(fx: &Fixture, flags: &[&str]) -> (i32, String, String) {
+    let (project, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    prune_scope(fx, project.path(), state.path(), flags)
+}
+
 /// `stevedore prune --all --min-age 0s --keep-recent 0` in the fixture's scope: (code, stdout, stderr).
 fn prune_all(
     fx: &Fixture,
     project: &std::path::Path,
     state: &std::path::Path,
 ) -> (i32, String, String) {
-    let env = [("STEVEDORE_STATE_DIR", state.to_str().unwrap())];
-    let args = [
-        "prune",
-        "--scope-label",
-        &fx.scope,
-        "--all",
-        "--min-age",
-        "0s",
-        "--keep-recent",
-        "0",
-    ];
-    common::stevedore(project, &args, &env)
+    prune_scope(fx, project, state, &["--min-age", "0s"])
 }
 
 /// Issue 20.2 and 15: `prune` racing a BuildKit `build` never removes the build's base image — BuildKit
@@ -1001,11 +949,7 @@ fn a_killed_builds_lease_expires_with_its_process() {
 /// the leases again at each removal — and the image's parent stays with it.
 #[test]
 fn a_lease_taken_after_the_plan_keeps_the_image() {
-    common::require_docker();
-    let _lock = common::daemon_lock();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(lease_after_plan());
+    on_the_daemon(lease_after_plan());
 }
 
 async fn lease_after_plan() {
@@ -1017,7 +961,7 @@ async fn lease_after_plan() {
     ];
     specs[1].parent = Some(0);
     fx.load(&specs);
-    use stevedore::prune::{self, lease};
+    use stevedore::prune::lease;
     let (conn, images, plan) = plan_everything_in_scope(&fx).await;
     assert_eq!(plan.removals().count(), 3);
     // Now a build starts from c:1 (in the state directory prune reads).
@@ -1031,12 +975,7 @@ async fn lease_after_plan() {
     )
     .await
     .unwrap();
-    let app = stevedore::app::App::new(
-        stevedore::ci::Context::from_env(),
-        stevedore::config::Config::default(),
-    );
-    let mut tally = prune::Tally::default();
-    prune::apply(&app, &conn, &plan, &images, &mut tally).await;
+    let tally = apply(&conn, &plan, &images).await;
     drop(held);
     assert!(tally.failures.is_empty(), "{:?}", tally.failures);
     let kept: Vec<&str> = tally

@@ -16,6 +16,13 @@ fn scan(r: &Repo, args: &[&str]) -> (i32, String, String) {
     stevedore(r.path(), &a, &[])
 }
 
+/// `scan ARGS --report-format json --report-path REPORT` in `r`.
+fn scan_json(r: &Repo, report: &str, args: &[&str]) -> (i32, String, String) {
+    let mut a = args.to_vec();
+    a.extend_from_slice(&["--report-format", "json", "--report-path", report]);
+    scan(r, &a)
+}
+
 #[test]
 fn tree_finds_planted_secret_and_skips_ignored_binary_and_oversized_files() {
     let r = Repo::new();
@@ -33,17 +40,7 @@ fn tree_finds_planted_secret_and_skips_ignored_binary_and_oversized_files() {
     // Untracked but not ignored: scanned.
     r.write("notes.md", format!("temporary key {KEY_C} do not commit\n"));
 
-    let (code, out, err) = scan(
-        &r,
-        &[
-            "--max-file-size",
-            "2kB",
-            "--report-format",
-            "json",
-            "--report-path",
-            "reports/r.json",
-        ],
-    );
+    let (code, out, err) = scan_json(&r, "reports/r.json", &["--max-file-size", "2kB"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let rep = r.json("reports/r.json");
     assert_eq!(files_of(&rep), ["app/settings.py", "notes.md"], "{rep:#}");
@@ -103,17 +100,7 @@ fn history_names_the_commit_that_introduced_a_removed_secret() {
 
     // The working tree is clean now.
     assert_eq!(scan(&r, &[]).0, 0);
-    let (code, out, err) = scan(
-        &r,
-        &[
-            "--history",
-            "--no-tree",
-            "--report-format",
-            "json",
-            "--report-path",
-            "h.json",
-        ],
-    );
+    let (code, out, err) = scan_json(&r, "h.json", &["--history", "--no-tree"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let rep = r.json("h.json");
     let arr = rep.as_array().unwrap();
@@ -143,17 +130,7 @@ fn a_blob_carried_by_many_commits_is_scanned_once() {
         r.write("counter.txt", format!("{i}\n"));
         r.commit(&format!("c{i}"), ANN);
     }
-    let (code, out, err) = scan(
-        &r,
-        &[
-            "--history",
-            "--no-tree",
-            "--report-format",
-            "json",
-            "--report-path",
-            "h.json",
-        ],
-    );
+    let (code, out, err) = scan_json(&r, "h.json", &["--history", "--no-tree"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let facts = r.facts();
     assert_eq!(facts["commits_scanned"], 12, "{facts}");
@@ -173,18 +150,7 @@ fn since_scans_only_the_range() {
     r.commit("comment", BOB);
     r.write("new.py", py_with_key(KEY_B, 1));
     let new = r.commit("new secret", BOB);
-    let (code, out, err) = scan(
-        &r,
-        &[
-            "--since",
-            "v1.0.0",
-            "--no-tree",
-            "--report-format",
-            "json",
-            "--report-path",
-            "s.json",
-        ],
-    );
+    let (code, out, err) = scan_json(&r, "s.json", &["--since", "v1.0.0", "--no-tree"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let rep = r.json("s.json");
     assert_eq!(files_of(&rep), ["new.py"], "{rep:#}");
@@ -215,16 +181,7 @@ fn staged_scans_what_the_next_commit_records() {
     // A staged edit of a file that already held a secret does not report that secret again.
     r.write("legacy.py", format!("# edited\n{}", py_with_key(KEY_C, 1)));
     r.git(&["add", "legacy.py"]);
-    let (code, out, err) = scan(
-        &r,
-        &[
-            "--staged",
-            "--report-format",
-            "json",
-            "--report-path",
-            "/dev/stdout",
-        ],
-    );
+    let (code, out, err) = scan_json(&r, "/dev/stdout", &["--staged"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("config.py"), "{out}");
     assert!(!out.contains("app.py\""), "{out}");
@@ -294,20 +251,14 @@ fn fingerprints_survive_moved_lines_and_baseline_fails_only_new_findings() {
     let r = Repo::new();
     r.write("svc/client.py", py_with_key(KEY_A, 2));
     r.commit("client", ANN);
-    let (code, _, _) = scan(
-        &r,
-        &["--report-format", "json", "--report-path", "base.json"],
-    );
+    let (code, _, _) = scan_json(&r, "base.json", &[]);
     assert_eq!(code, 1);
     let base = r.json("base.json");
     let fp = base[0]["Fingerprint"].as_str().unwrap().to_string();
     assert!(!fp.contains(KEY_A));
     // Unrelated lines added above the secret.
     r.write("svc/client.py", py_with_key(KEY_A, 30));
-    let (_, _, _) = scan(
-        &r,
-        &["--report-format", "json", "--report-path", "moved.json"],
-    );
+    let (_, _, _) = scan_json(&r, "moved.json", &[]);
     let moved = r.json("moved.json");
     assert_eq!(moved[0]["StartLine"], 30);
     assert_eq!(
@@ -321,17 +272,7 @@ fn fingerprints_survive_moved_lines_and_baseline_fails_only_new_findings() {
     assert!(err.contains("suppressed (baseline)"), "{err}");
     // A new secret fails the job, and only it is reported.
     r.write("svc/other.py", py_with_key(KEY_B, 1));
-    let (code, _, _) = scan(
-        &r,
-        &[
-            "--baseline",
-            "base.json",
-            "--report-format",
-            "json",
-            "--report-path",
-            "new.json",
-        ],
-    );
+    let (code, _, _) = scan_json(&r, "new.json", &["--baseline", "base.json"]);
     assert_eq!(code, 1);
     assert_eq!(files_of(&r.json("new.json")), ["svc/other.py"]);
     // A gitlab or sarif report of an earlier run works as a baseline too.
@@ -356,7 +297,7 @@ fn ignore_files_accept_gitleaks_line_entries_and_stable_fingerprints() {
     r.write("a.py", py_with_key(KEY_A, 5));
     r.write("b.py", py_with_key(KEY_B, 1));
     r.commit("two", ANN);
-    let (_, _, _) = scan(&r, &["--report-format", "json", "--report-path", "r.json"]);
+    let (_, _, _) = scan_json(&r, "r.json", &[]);
     let rep = r.json("r.json");
     let b_fp = rep
         .as_array()
@@ -375,7 +316,7 @@ fn ignore_files_accept_gitleaks_line_entries_and_stable_fingerprints() {
     // The gitleaks entry is line-based: moving the secret un-ignores it; ours is not.
     r.write("a.py", py_with_key(KEY_A, 6));
     r.write("b.py", py_with_key(KEY_B, 9));
-    let (code, _, _) = scan(&r, &["--report-format", "json", "--report-path", "r2.json"]);
+    let (code, _, _) = scan_json(&r, "r2.json", &[]);
     assert_eq!(code, 1);
     assert_eq!(files_of(&r.json("r2.json")), ["a.py"]);
 }
@@ -408,16 +349,7 @@ fn secrets_never_appear_in_output_or_reports_unless_redaction_is_off_locally() {
     let summary = std::fs::read_to_string(stevedore::summary::RunSummary::path(r.path())).unwrap();
     assert!(!summary.contains(KEY_C));
     // Locally, --redact=false shows the secret in the report.
-    let (code, _, _) = scan(
-        &r,
-        &[
-            "--redact=false",
-            "--report-format",
-            "json",
-            "--report-path",
-            "raw.json",
-        ],
-    );
+    let (code, _, _) = scan_json(&r, "raw.json", &["--redact=false"]);
     assert_eq!(code, 1);
     assert_eq!(r.json("raw.json")[0]["Secret"], KEY_C);
     // In CI it is refused.
@@ -474,7 +406,7 @@ fn a_secret_merged_from_a_branch_is_attributed_to_the_branch_commit() {
     r.git(&["merge", "-q", "--no-edit", "feature"]);
     // [scan] history = true and exit_code from the file.
     r.write("stevedore.toml", "[scan]\nhistory = true\nexit_code = 5\n");
-    let (code, out, err) = scan(&r, &["--report-format", "json", "--report-path", "m.json"]);
+    let (code, out, err) = scan_json(&r, "m.json", &[]);
     assert_eq!(code, 5, "{out}\n{err}");
     let rep = r.json("m.json");
     assert_eq!(rep.as_array().unwrap().len(), 1, "{rep:#}");
@@ -489,17 +421,7 @@ fn scanning_a_subdirectory_reports_repository_paths() {
     r.write("services/api/keys.py", py_with_key(KEY_B, 2));
     r.write("services/web/ok.py", "print(1)\n");
     r.commit("api", ANN);
-    let (code, out, err) = scan(
-        &r,
-        &[
-            "services/api",
-            "--history",
-            "--report-format",
-            "json",
-            "--report-path",
-            "sub.json",
-        ],
-    );
+    let (code, out, err) = scan_json(&r, "sub.json", &["services/api", "--history"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let rep = r.json("sub.json");
     // Found in the tree and in history: one finding, with the repository path and the commit.
@@ -563,7 +485,7 @@ fn a_redacted_finding_still_shows_a_copyable_fingerprint() {
     let r = Repo::new();
     r.write(".env.production", laravel_env());
     r.write("b.py", py_with_key(KEY_A, 2));
-    let (code, out, _) = scan(&r, &["--report-format", "json", "--report-path", "r.json"]);
+    let (code, out, _) = scan_json(&r, "r.json", &[]);
     assert_eq!(code, 1);
     let from_report: Vec<String> = r
         .json("r.json")
@@ -590,15 +512,7 @@ fn the_configured_baseline_and_stevedore_output_are_never_findings() {
     r.write(".env.production", laravel_env());
     r.commit("two", ANN);
     // The README's example: a committed baseline under ci/, configured in stevedore.toml.
-    let (code, _, _) = scan(
-        &r,
-        &[
-            "--report-format",
-            "json",
-            "--report-path",
-            "ci/secrets-baseline.json",
-        ],
-    );
+    let (code, _, _) = scan_json(&r, "ci/secrets-baseline.json", &[]);
     assert_eq!(code, 1);
     r.write(
         "stevedore.toml",
@@ -625,16 +539,7 @@ fn a_file_path_a_missing_path_and_partial_redaction_work_as_with_gitleaks_dir() 
     r.write("config/other.php", py_with_key(KEY_B, 1));
     r.commit("config", ANN);
     // A file: only it is scanned, named as in the repository, from another directory too.
-    let (code, out, err) = scan(
-        &r,
-        &[
-            "config/services.php",
-            "--report-format",
-            "json",
-            "--report-path",
-            "-",
-        ],
-    );
+    let (code, out, err) = scan_json(&r, "-", &["config/services.php"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(files_of(&rep), ["config/services.php"]);

@@ -2,6 +2,7 @@
 //! build will do and why — the references it makes, the builder, the cache sources, the push. `--dry-run`
 //! prints it; the unit tests below assert it without Docker or the network.
 
+use super::session::{secrets, ssh};
 use super::settings::{BuilderChoice, Settings};
 use super::tags;
 
@@ -245,9 +246,38 @@ impl Plan {
         if let Some(d) = &s.dotenv {
             out.push(format!("  dotenv: {}", d.display()));
         }
+        out.extend(s.secrets.iter().map(describe_secret));
+        out.extend(s.ssh.iter().map(describe_ssh));
         out.extend(self.warnings.iter().map(|w| format!("  warning: {w}")));
         out
     }
+}
+
+/// One `--secret` as the plan shows it: its ID and where the value would be read — never the value
+/// (nothing is read to describe it).
+fn describe_secret(spec: &secrets::Spec) -> String {
+    let from = match &spec.source {
+        secrets::Source::Env(var) => format!("env {var}"),
+        secrets::Source::File(path) => format!("file {}", path.display()),
+    };
+    format!("  secret {}: {from}", spec.id)
+}
+
+/// One `--ssh` as the plan shows it: its ID and what is forwarded (an agent socket, or key files loaded
+/// into a private agent — their paths, never their contents).
+fn describe_ssh(spec: &ssh::Spec) -> String {
+    let what = match &spec.source {
+        ssh::Source::Agent(socket) => format!("agent socket {}", socket.display()),
+        ssh::Source::Keys(keys) => {
+            let paths: Vec<String> = keys.iter().map(|k| k.display().to_string()).collect();
+            format!(
+                "{} key file(s) into a private agent ({})",
+                keys.len(),
+                paths.join(", ")
+            )
+        }
+    };
+    format!("  ssh {}: {what}", spec.id)
 }
 
 #[cfg(test)]
@@ -360,5 +390,39 @@ mod tests {
             plan(s, Some(&Observed::default())).cache_from,
             ["other/img:x"]
         );
+    }
+
+    #[test]
+    fn plan_names_secrets_and_ssh_by_id_and_source_only() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = settings(d.path(), |_| {});
+        let secret = |id: &str, source| secrets::Spec {
+            id: id.into(),
+            source,
+        };
+        let forward = |id: &str, source| ssh::Spec {
+            id: id.into(),
+            source,
+        };
+        s.secrets = vec![
+            secret("tok", secrets::Source::Env("NPM_TOKEN".into())),
+            secret("cfg", secrets::Source::File("conf/creds.ini".into())),
+        ];
+        s.ssh = vec![
+            forward("default", ssh::Source::Agent("/run/agent.sock".into())),
+            forward(
+                "deploy",
+                ssh::Source::Keys(vec!["keys/a".into(), "keys/b".into()]),
+            ),
+        ];
+        let text = plan(s, None).describe();
+        for line in [
+            "  secret tok: env NPM_TOKEN",
+            "  secret cfg: file conf/creds.ini",
+            "  ssh default: agent socket /run/agent.sock",
+            "  ssh deploy: 2 key file(s) into a private agent (keys/a, keys/b)",
+        ] {
+            assert!(text.iter().any(|l| l == line), "{line:?} in {text:#?}");
+        }
     }
 }

@@ -25,16 +25,15 @@ fn scan1(
         .scan(path, commit, text.as_bytes())
 }
 
+/// [`scan1`] with one rule, no global allowlist and no commit.
+fn scan_with(rule: Rule, path: &str, text: &str) -> Vec<Finding> {
+    scan1(vec![rule], vec![], path, None, text)
+}
+
 #[test]
 fn line_and_column_are_one_based_bytes() {
     let text = "first line\nsecond tok_ABC123 here\n\nx tok_ZZZ999\n";
-    let f = scan1(
-        vec![rule("t", r"tok_[A-Z]{3}\d{3}", &["tok_"])],
-        vec![],
-        "a.txt",
-        None,
-        text,
-    );
+    let f = scan_with(rule("t", r"tok_[A-Z]{3}\d{3}", &["tok_"]), "a.txt", text);
     assert_eq!(f.len(), 2);
     assert_eq!(
         (
@@ -53,25 +52,17 @@ fn line_and_column_are_one_based_bytes() {
 #[test]
 fn secret_group_first_group_or_whole_match() {
     let text = "key=tok_ABC123;";
-    let whole = scan1(
-        vec![rule("t", r"key=tok_[A-Z]{3}\d{3}", &["tok_"])],
-        vec![],
-        "a",
-        None,
-        text,
-    );
+    let whole = scan_with(rule("t", r"key=tok_[A-Z]{3}\d{3}", &["tok_"]), "a", text);
     assert_eq!(whole[0].secret, "key=tok_ABC123");
-    let first = scan1(
-        vec![rule("t", r"(key)=(tok_[A-Z]{3}\d{3})", &["tok_"])],
-        vec![],
+    let first = scan_with(
+        rule("t", r"(key)=(tok_[A-Z]{3}\d{3})", &["tok_"]),
         "a",
-        None,
         text,
     );
     assert_eq!(first[0].secret, "key");
     let mut r = rule("t", r"(key)=(tok_[A-Z]{3}\d{3})", &["tok_"]);
     r.secret_group = Some(2);
-    let second = scan1(vec![r], vec![], "a", None, text);
+    let second = scan_with(r, "a", text);
     assert_eq!(second[0].secret, "tok_ABC123");
     assert_eq!(second[0].matched, "key=tok_ABC123");
 }
@@ -79,24 +70,15 @@ fn secret_group_first_group_or_whole_match() {
 #[test]
 fn keywords_gate_rules_case_insensitively() {
     let r = rule("t", r"[0-9]{6}", &["magic"]);
-    assert!(scan1(vec![r.clone()], vec![], "a", None, "value 123456\n").is_empty());
-    assert_eq!(
-        scan1(vec![r.clone()], vec![], "a", None, "MAGIC value 123456\n").len(),
-        1
-    );
+    assert!(scan_with(r.clone(), "a", "value 123456\n").is_empty());
+    assert_eq!(scan_with(r.clone(), "a", "MAGIC value 123456\n").len(), 1);
     // The keyword must be near: three lines away is out of a custom rule's window.
-    assert!(scan1(vec![r], vec![], "a", None, "magic\n\n\n\n123456\n").is_empty());
+    assert!(scan_with(r, "a", "magic\n\n\n\n123456\n").is_empty());
 }
 
 #[test]
 fn rules_without_keywords_run_everywhere() {
-    let f = scan1(
-        vec![rule("t", r"zz[0-9]{4}", &[])],
-        vec![],
-        "a",
-        None,
-        "a zz1234 b zz5678",
-    );
+    let f = scan_with(rule("t", r"zz[0-9]{4}", &[]), "a", "a zz1234 b zz5678");
     assert_eq!(f.len(), 2);
 }
 
@@ -104,16 +86,13 @@ fn rules_without_keywords_run_everywhere() {
 fn entropy_floor_and_path() {
     let mut r = rule("t", r"v=([a-z0-9]{8})", &["v="]);
     r.entropy = Some(2.5);
-    assert!(scan1(vec![r.clone()], vec![], "a", None, "v=aaaaaaaa").is_empty());
-    let f = scan1(vec![r.clone()], vec![], "a", None, "v=a1b2c3d4");
+    assert!(scan_with(r.clone(), "a", "v=aaaaaaaa").is_empty());
+    let f = scan_with(r.clone(), "a", "v=a1b2c3d4");
     assert_eq!(f.len(), 1);
     assert!((f[0].entropy - 3.0).abs() < 1e-9);
     r.path = Some(r"\.env$".into());
-    assert!(scan1(vec![r.clone()], vec![], "x.txt", None, "v=a1b2c3d4").is_empty());
-    assert_eq!(
-        scan1(vec![r], vec![], "prod.env", None, "v=a1b2c3d4").len(),
-        1
-    );
+    assert!(scan_with(r.clone(), "x.txt", "v=a1b2c3d4").is_empty());
+    assert_eq!(scan_with(r, "prod.env", "v=a1b2c3d4").len(), 1);
 }
 
 #[test]
@@ -123,10 +102,10 @@ fn path_only_rules_report_the_file() {
         path: Some(r"\.p12$".into()),
         ..Rule::default()
     };
-    let f = scan1(vec![r.clone()], vec![], "certs/client.p12", None, "");
+    let f = scan_with(r.clone(), "certs/client.p12", "");
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].rule_id, "p12");
-    assert!(scan1(vec![r], vec![], "certs/client.pem", None, "").is_empty());
+    assert!(scan_with(r, "certs/client.pem", "").is_empty());
 }
 
 fn allow_rule(a: Allowlist) -> Rule {
@@ -143,39 +122,25 @@ fn allowlist_each_criterion() {
     let hits = |a: Allowlist, path: &str, commit: Option<&str>| {
         scan1(vec![allow_rule(a)], vec![], path, commit, LINE).len()
     };
-    // Regex against the secret (default), the match and the line.
-    assert_eq!(
-        hits(
-            Allowlist {
-                regexes: vec!["^Ab12".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        0
-    );
-    assert_eq!(
-        hits(
-            Allowlist {
-                regexes: vec!["^secret=".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        1
-    );
-    let m = Allowlist {
-        regexes: vec!["^secret=".into()],
-        regex_target: RegexTarget::Match,
+    let regex = |re: &str| Allowlist {
+        regexes: vec![re.into()],
         ..Default::default()
+    };
+    let stopword = |w: &str| Allowlist {
+        stopwords: vec![w.into()],
+        ..Default::default()
+    };
+    // Regex against the secret (default), the match and the line.
+    assert_eq!(hits(regex("^Ab12"), "a", None), 0);
+    assert_eq!(hits(regex("^secret="), "a", None), 1);
+    let m = Allowlist {
+        regex_target: RegexTarget::Match,
+        ..regex("^secret=")
     };
     assert_eq!(hits(m, "a", None), 0);
     let l = Allowlist {
-        regexes: vec!["# note".into()],
         regex_target: RegexTarget::Line,
-        ..Default::default()
+        ..regex("# note")
     };
     assert_eq!(hits(l, "a", None), 0);
     // Paths.
@@ -186,28 +151,8 @@ fn allowlist_each_criterion() {
     assert_eq!(hits(p.clone(), "test/a.py", None), 0);
     assert_eq!(hits(p, "src/a.py", None), 1);
     // Stopwords, case-insensitive.
-    assert_eq!(
-        hits(
-            Allowlist {
-                stopwords: vec!["cd34".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        0
-    );
-    assert_eq!(
-        hits(
-            Allowlist {
-                stopwords: vec!["zzzz".into()],
-                ..Default::default()
-            },
-            "a",
-            None
-        ),
-        1
-    );
+    assert_eq!(hits(stopword("cd34"), "a", None), 0);
+    assert_eq!(hits(stopword("zzzz"), "a", None), 1);
     // Commits.
     let c = Allowlist {
         commits: vec!["abc123".into()],
@@ -227,7 +172,7 @@ fn allowlist_and_or_condition() {
             stopwords: vec!["ab12".into()],
             ..Default::default()
         };
-        scan1(vec![allow_rule(a)], vec![], path, None, LINE).len()
+        scan_with(allow_rule(a), path, LINE).len()
     };
     // OR: either criterion allows.
     assert_eq!(both(false, "src/a"), 0);
@@ -250,36 +195,11 @@ fn global_allowlists_apply_to_every_rule() {
 #[test]
 fn inline_allow_comments() {
     let r = allow_rule(Allowlist::default());
-    assert!(
-        scan1(
-            vec![r.clone()],
-            vec![],
-            "a",
-            None,
-            "secret=Ab12Cd34Ef # gitleaks:allow\n"
-        )
-        .is_empty()
-    );
-    assert!(
-        scan1(
-            vec![r.clone()],
-            vec![],
-            "a",
-            None,
-            "secret=Ab12Cd34Ef // stevedore:allow\n"
-        )
-        .is_empty()
-    );
+    assert!(scan_with(r.clone(), "a", "secret=Ab12Cd34Ef # gitleaks:allow\n").is_empty());
+    assert!(scan_with(r.clone(), "a", "secret=Ab12Cd34Ef // stevedore:allow\n").is_empty());
     // Only the finding's own line.
     assert_eq!(
-        scan1(
-            vec![r],
-            vec![],
-            "a",
-            None,
-            "# stevedore:allow\nsecret=Ab12Cd34Ef\n"
-        )
-        .len(),
+        scan_with(r, "a", "# stevedore:allow\nsecret=Ab12Cd34Ef\n").len(),
         1
     );
 }
@@ -324,27 +244,35 @@ fn github_checksum_valid_and_invalid() {
     );
 }
 
-#[test]
-fn builtin_ignores_placeholders_and_references() {
+/// Asserts the built-in rules find nothing in each of `texts` (as a file at `path`).
+fn assert_no_findings(path: &str, texts: &[&str]) {
     let d = Detector::builtin();
-    for text in [
-        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
-        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
-        "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
-        "api_key = \"<your-key>\"\n",
-        "api_key = \"your_api_key_here\"\n",
-        "password: changeme\n",
-        "password: ${DB_PASSWORD}\n",
-        "password: \"{{ .Values.db.password }}\"\n",
-        "token = $(cat /run/secrets/token)\n",
-        "api_key = env('API_KEY')\n",
-        "secret = os.environ['SECRET']\n",
-        "const apiToken = process.env.API_TOKEN;\n",
-        "STRIPE_KEY=pk_live_51Hc8aLKcR3b9VQm0dS7Xz2\n",
-    ] {
-        let f = d.scan("config.txt", None, text.as_bytes());
+    for text in texts {
+        let f = d.scan(path, None, text.as_bytes());
         assert!(f.is_empty(), "{text:?} -> {f:?}");
     }
+}
+
+#[test]
+fn builtin_ignores_placeholders_and_references() {
+    assert_no_findings(
+        "config.txt",
+        &[
+            "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+            "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+            "api_key = \"<your-key>\"\n",
+            "api_key = \"your_api_key_here\"\n",
+            "password: changeme\n",
+            "password: ${DB_PASSWORD}\n",
+            "password: \"{{ .Values.db.password }}\"\n",
+            "token = $(cat /run/secrets/token)\n",
+            "api_key = env('API_KEY')\n",
+            "secret = os.environ['SECRET']\n",
+            "const apiToken = process.env.API_TOKEN;\n",
+            "STRIPE_KEY=pk_live_51Hc8aLKcR3b9VQm0dS7Xz2\n",
+        ],
+    );
 }
 
 #[test]
@@ -395,17 +323,16 @@ fn multi_line_private_key_spans_lines() {
 
 #[test]
 fn public_and_publishable_keys_are_not_findings() {
-    let d = Detector::builtin();
-    for text in [
-        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n",
-        "const stripe = Stripe('pk_live_51HcBxyLKcR3b9VQm0dS7Xz2aBcDeFgHiJk');\n",
-        "commit: 9a038989604e8da62ecddbe2094b16ce1b778be1\n",
-        "request_id = \"e8e4df51-2054-49b0-ab1c-516ac95c691d\"\n",
-        "\"integrity\": \"sha512-Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqw==\"\n",
-    ] {
-        let f = d.scan("x.txt", None, text.as_bytes());
-        assert!(f.is_empty(), "{text:?} -> {f:?}");
-    }
+    assert_no_findings(
+        "x.txt",
+        &[
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n",
+            "const stripe = Stripe('pk_live_51HcBxyLKcR3b9VQm0dS7Xz2aBcDeFgHiJk');\n",
+            "commit: 9a038989604e8da62ecddbe2094b16ce1b778be1\n",
+            "request_id = \"e8e4df51-2054-49b0-ab1c-516ac95c691d\"\n",
+            "\"integrity\": \"sha512-Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqfa2Zq8v0pQou3uOfbCdqw==\"\n",
+        ],
+    );
 }
 
 #[test]
