@@ -6,12 +6,17 @@
 //!    each unique blob is met once — the first commit that reaches a blob is the one that introduced it, and
 //!    the path it is met at is its path (trees of commits just outside the range are marked seen first, so a
 //!    range scans only what the range introduced);
-//! 3. the unique blobs are read and scanned in parallel, one gix handle per worker;
+//! 3. the unique blobs are decoded and scanned in parallel: the packs holding most of them are traversed
+//!    once each, every delta base inflated once, over every worker ([`super::packs`]); the rest (loose
+//!    objects, a few blobs of a big pack, as a shard or a short range has) are read by id, one gix handle
+//!    per worker;
 //! 4. a secret found in several blobs (the file changed elsewhere later) is reported once, at the oldest
 //!    commit; a secret the file already held before the range is not reported for the range.
 
 use super::detect::Detector;
 use super::found::{CommitInfo, Limits, Located, ScanResult, Stats, is_binary, locate};
+use super::packs;
+pub use super::packs::Decode;
 use crate::exit::{CodeExt, ExitCode};
 use crate::shard::Shard;
 use anyhow::Context;
@@ -90,6 +95,7 @@ pub struct History {
     commits: Vec<CommitEntry>,
     jobs: Vec<Job>,
     excluded: u64,
+    decode: Decode,
 }
 
 /// A finding with the index of the job (blob) it was found in.
@@ -105,6 +111,7 @@ impl History {
             commits: Vec::new(),
             jobs: Vec::new(),
             excluded: 0,
+            decode: Decode::from_env()?,
         };
         if range.tip == "HEAD" && h.repo.head_id().is_err() {
             // A repository without commits has no history.
@@ -509,7 +516,14 @@ fn walk_tree(
 }
 
 impl History {
-    /// Reads and scans the blobs `todo` (job indexes) in parallel. Returns each finding with its job.
+    /// Chooses how blobs are read (default [`Decode::Auto`]).
+    pub fn set_decode(&mut self, decode: Decode) {
+        self.decode = decode;
+    }
+
+    /// Reads and scans the blobs `todo` (job indexes): first those of the packs worth traversing (decoded
+    /// over every worker, each delta base once), then the rest by id, in parallel. Returns each finding
+    /// with its job.
     fn scan_jobs(
         &self,
         todo: &[usize],
@@ -517,12 +531,8 @@ impl History {
         limits: &Limits,
         on_bytes: &(dyn Fn(u64) + Sync),
     ) -> anyhow::Result<(Vec<Found>, Stats)> {
-        let next = AtomicUsize::new(0);
         let c = Counts::default();
         let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
-        let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-        let sync = self.repo.clone().into_sync();
-        let threads = limits.threads.max(1).min(todo.len().max(1));
         let w = Worker {
             jobs: &self.jobs,
             commits: &self.commits,
@@ -531,34 +541,24 @@ impl History {
             c: &c,
             on_bytes,
         };
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    let mut r = sync.to_thread_local();
-                    r.object_cache_size(Some(4 * 1024 * 1024));
-                    let mut buf = Vec::new();
-                    let mut local = Vec::new();
-                    while let Some(&j) = todo.get(next.fetch_add(1, Relaxed)) {
-                        match w.scan_one(&r, j, &mut buf) {
-                            Ok(hits) => local.extend(hits.into_iter().map(|l| (j, l))),
-                            Err(e) => {
-                                let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                                f.get_or_insert(e);
-                                break;
-                            }
-                        }
-                    }
-                    found
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend(local);
-                });
+        let keep = |j: usize, hits: Vec<Located>| {
+            if !hits.is_empty() {
+                let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
+                f.extend(hits.into_iter().map(|l| (j, l)));
             }
-        });
-        if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            return Err(e.context("the repository's object database is damaged or incomplete"))
-                .code(ExitCode::Outside);
-        }
+        };
+        let ids: Vec<ObjectId> = self.jobs.iter().map(|j| j.id).collect();
+        let rest = packs::decode_blobs(
+            &self.repo,
+            &ids,
+            todo,
+            limits.threads,
+            self.decode,
+            &|j, data| keep(j, w.scan_data(j, data)),
+        )
+        .context("the repository's object database is damaged or incomplete")
+        .code(ExitCode::Outside)?;
+        self.read_by_id(&rest, &w, &keep)?;
         Ok((
             found.into_inner().unwrap_or_else(|e| e.into_inner()),
             Stats {
@@ -569,6 +569,43 @@ impl History {
                 ..Stats::default()
             },
         ))
+    }
+
+    /// Reads the blobs `todo` by id and scans them, one gix handle per worker.
+    fn read_by_id(
+        &self,
+        todo: &[usize],
+        w: &Worker,
+        keep: &(dyn Fn(usize, Vec<Located>) + Sync),
+    ) -> anyhow::Result<()> {
+        let next = AtomicUsize::new(0);
+        let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+        let sync = self.repo.clone().into_sync();
+        let threads = w.limits.threads.max(1).min(todo.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let mut r = sync.to_thread_local();
+                    r.object_cache_size(Some(4 * 1024 * 1024));
+                    let mut buf = Vec::new();
+                    while let Some(&j) = todo.get(next.fetch_add(1, Relaxed)) {
+                        match w.scan_one(&r, j, &mut buf) {
+                            Ok(hits) => keep(j, hits),
+                            Err(e) => {
+                                let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
+                                f.get_or_insert(e);
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e.context("the repository's object database is damaged or incomplete"))
+                .code(ExitCode::Outside);
+        }
+        Ok(())
     }
 }
 
@@ -601,20 +638,26 @@ impl Worker<'_> {
             Ok(b) => b.data,
             Err(e) => anyhow::bail!("cannot read blob {} ({}): {e}", job.id, job.path),
         };
+        Ok(self.scan_data(j, data))
+    }
+
+    /// Scans the content of blob `j`, counting what it skips (too large, binary).
+    fn scan_data(&self, j: usize, data: &[u8]) -> Vec<Located> {
+        let (job, c, limits) = (&self.jobs[j], self.c, self.limits);
         if data.len() as u64 > limits.max_file_size {
             c.large.fetch_add(1, Relaxed);
-            return Ok(Vec::new());
+            return Vec::new();
         }
         if is_binary(data) {
             c.binary.fetch_add(1, Relaxed);
-            return Ok(Vec::new());
+            return Vec::new();
         }
         c.scanned.fetch_add(1, Relaxed);
         c.bytes.fetch_add(data.len() as u64, Relaxed);
         (self.on_bytes)(data.len() as u64);
         let info = &self.commits[job.commit].info;
         let hits = self.detector.scan(&job.path, Some(&info.sha), data);
-        Ok(locate(data, hits, &job.path, Some(info)))
+        locate(data, hits, &job.path, Some(info))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod gitleaks;
 pub mod history;
 pub mod image;
 pub mod merge;
+pub mod packs;
 pub mod report;
 pub mod rule;
 pub mod rules;

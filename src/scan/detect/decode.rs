@@ -66,8 +66,20 @@ pub fn decoded_runs(content: &[u8]) -> Vec<Decoded> {
     out
 }
 
+/// A byte of either base64 alphabet (standard or URL-safe): one table load per byte, as the run
+/// finder looks at most bytes of source code.
 fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+    static TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            t[i] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+            i += 1;
+        }
+        t
+    };
+    TABLE[usize::from(b)]
 }
 
 /// A part of a JWT (`eyJ…` parts joined by dots) is the JWT rule's business.
