@@ -121,9 +121,13 @@ pub fn choose_builder(choice: BuilderChoice, observed: Option<&Observed>) -> (Bu
     }
 }
 
-/// The cache sources: the given ones, else the previous release's moving tags the daemon holds or
-/// that are pulled alongside the build (all candidates in a dry run, where the daemon was not asked).
+/// The cache sources: none with `--no-cache` (nothing would be reused, so nothing is fetched), the
+/// given ones, else the previous release's moving tags the daemon holds or that are pulled alongside
+/// the build (all candidates in a dry run, where the daemon was not asked).
 pub fn choose_cache(settings: &Settings, observed: Option<&Observed>) -> Vec<String> {
+    if settings.no_cache {
+        return Vec::new();
+    }
     if !settings.cache_from.is_empty() {
         return settings.cache_from.clone();
     }
@@ -402,6 +406,20 @@ mod tests {
             plan(s, Some(&Observed::default())).cache_from,
             ["other/img:x"]
         );
+    }
+
+    #[test]
+    fn no_cache_imports_no_cache_source() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = settings(d.path(), |a| a.cache_from = vec!["other/img:x".into()]);
+        s.no_cache = true;
+        let present = Observed {
+            present: default_cache_refs(&s.repo, &s.tags),
+            ..Observed::default()
+        };
+        assert!(plan(s.clone(), Some(&present)).cache_from.is_empty());
+        s.cache_from.clear();
+        assert!(plan(s, Some(&present)).cache_from.is_empty());
     }
 
     #[test]
