@@ -75,6 +75,27 @@ fn secrets_dockerfile() -> String {
     )
 }
 
+/// `stevedore build --builder buildkit --image REPO --tag 1 EXTRA… .` in `dir`.
+fn buildkit_build(
+    dir: &std::path::Path,
+    repo: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut args = vec![
+        "build",
+        "--builder",
+        "buildkit",
+        "--image",
+        repo,
+        "--tag",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    args.push(".");
+    stevedore(dir, &args, env)
+}
+
 #[test]
 fn secrets_reach_the_run_and_nothing_else() {
     require_docker();
@@ -97,26 +118,19 @@ fn secrets_reach_the_run_and_nothing_else() {
     let image = format!("{r}:1");
     let _cleanup = Images(vec![image.clone()]);
     let src = format!("id=filetok,\"src={}\"", file.display());
-    let (code, out, err) = stevedore(
+    let (code, out, err) = buildkit_build(
         d.path(),
+        &r,
         &[
             "-v",
-            "build",
-            "--builder",
-            "buildkit",
             "--progress",
             "plain",
-            "--image",
-            &r,
-            "--tag",
-            "1",
             "--secret",
             "id=tok,env=STEVEDORE_T_TOK",
             "--secret",
             &src,
             // BuildKit keys its cache without the secrets' values: an earlier run's layer would do.
             "--no-cache",
-            ".",
         ],
         &[("STEVEDORE_T_TOK", &env_v), ("STEVEDORE_T_CFG", &cfg_v)],
     );
@@ -437,22 +451,10 @@ fn ssh_key_files_load_into_a_private_agent() {
     let image = format!("{r}:1");
     let _cleanup = Images(vec![image.clone()]);
     let ssh = format!("default={}", key.display());
-    let (code, out, err) = stevedore(
+    let (code, out, err) = buildkit_build(
         d.path(),
-        &[
-            "build",
-            "--builder",
-            "buildkit",
-            "--image",
-            &r,
-            "--tag",
-            "1",
-            "--ssh",
-            &ssh,
-            "--no-cache",
-            "-v",
-            ".",
-        ],
+        &r,
+        &["--ssh", &ssh, "--no-cache", "-v"],
         &[
             ("TMPDIR", tmp.path().to_str().unwrap()),
             ("SSH_AUTH_SOCK", ""),
