@@ -130,14 +130,7 @@ pub fn repository_from_name(name: &str) -> String {
 }
 
 /// The registry host of a repository (`docker.io` when it names none).
-pub fn registry_of(repo: &str) -> String {
-    match repo.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_string()
-        }
-        _ => "docker.io".into(),
-    }
-}
+pub use crate::docker::credentials::registry_of_image as registry_of;
 
 /// The path of a repository inside its registry (`library/x` for Docker Hub official images).
 pub fn path_in_registry(repo: &str) -> String {

@@ -221,7 +221,7 @@ pub fn credentials_for(ctx: &Context, registry: &str) -> anyhow::Result<Option<C
 }
 
 /// The registry host of an image reference (`docker.io` when it names none).
-fn registry_of_image(image: &str) -> String {
+pub fn registry_of_image(image: &str) -> String {
     match image.split_once('/') {
         Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             first.to_string()
