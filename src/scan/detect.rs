@@ -9,16 +9,16 @@
 //! allowlists, and the inline `gitleaks:allow` / `stevedore:allow` comment.
 
 pub mod decode;
+mod keywords;
 pub mod noise;
 mod score;
 
 pub use score::{Score, score_cases};
 
 use super::rule::{Allowlist, Finding, RegexTarget, Rule};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use keywords::{Hit, Keywords};
 use regex::bytes::{CaptureLocations, Regex, RegexSet};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// How a built-in rule is treated beyond what its [`Rule`] fields say.
 #[derive(Clone, Copy, Debug)]
@@ -186,61 +186,6 @@ pub struct Detector {
     /// Rules with only a path.
     path_only: Vec<u32>,
     global: Vec<CompiledAllow>,
-}
-
-/// The keyword automaton in two forms with the same matches: a contiguous NFA, built at once (under
-/// a millisecond, ~0.1 MB: a pre-commit scan of a few files needs nothing more), and a DFA, about
-/// four times faster to search but ten times slower to build and ten times larger, built on first
-/// need once the scan has read [`DFA_AFTER`] bytes.
-struct Keywords {
-    keywords: Vec<String>,
-    nfa: AhoCorasick,
-    dfa: OnceLock<Option<AhoCorasick>>,
-    scanned: AtomicU64,
-}
-
-/// Bytes scanned after which the keyword DFA pays for its build.
-const DFA_AFTER: u64 = 2 << 20;
-
-impl Keywords {
-    fn new(keywords: Vec<String>) -> anyhow::Result<Keywords> {
-        let nfa = Self::builder(AhoCorasickKind::ContiguousNFA)
-            .build(&keywords)
-            .map_err(|e| anyhow::anyhow!("cannot build the keyword automaton: {e}"))?;
-        Ok(Keywords {
-            keywords,
-            nfa,
-            dfa: OnceLock::new(),
-            scanned: AtomicU64::new(0),
-        })
-    }
-
-    fn builder(kind: AhoCorasickKind) -> AhoCorasickBuilder {
-        let mut b = AhoCorasickBuilder::new();
-        b.ascii_case_insensitive(true)
-            // Overlapping matches: a keyword that starts inside another one's hit
-            // (`authorization` in `"authorization`, after the `"auth` keyword) must
-            // still trigger its rules.
-            .match_kind(MatchKind::Standard)
-            .kind(Some(kind));
-        b
-    }
-
-    /// The automaton for `len` more bytes: the NFA until the scan has read enough for the DFA.
-    fn automaton(&self, len: usize) -> &AhoCorasick {
-        let before = self.scanned.fetch_add(len as u64, Relaxed);
-        if before + len as u64 <= DFA_AFTER {
-            return &self.nfa;
-        }
-        self.dfa
-            .get_or_init(|| {
-                Self::builder(AhoCorasickKind::DFA)
-                    .build(&self.keywords)
-                    .ok()
-            })
-            .as_ref()
-            .unwrap_or(&self.nfa)
-    }
 }
 
 /// Bytes of a very long line scanned either side of a keyword hit.
@@ -483,11 +428,18 @@ impl Detector {
         // Per-rule state, allocated on the first keyword hit: most files have none.
         let mut st = RuleState::default();
         if let Some(ac) = &self.ac {
-            for m in ac.automaton(content.len()).find_overlapping_iter(content) {
+            let mut hits = Vec::new();
+            ac.hits(content, &mut hits);
+            for Hit {
+                start,
+                end,
+                keyword,
+            } in hits
+            {
                 st.ensure(self.rules.len());
-                for &ri in &self.by_keyword[m.pattern().as_usize()] {
+                for &ri in &self.by_keyword[keyword as usize] {
                     let r = ri as usize;
-                    if m.start() < st.scanned_until[r] {
+                    if start < st.scanned_until[r] {
                         continue;
                     }
                     if !self.path_passes(r, path, &mut st.path_ok) {
@@ -495,11 +447,11 @@ impl Detector {
                         continue;
                     }
                     let c = &self.rules[r];
-                    let (ws, we) = window(content, m.start(), m.end(), c.before, c.after);
+                    let (ws, we) = window(content, start, end, c.before, c.after);
                     // A match wholly inside the previous window was judged there, with its own
                     // context (lines before it): a later window must not judge it again with less.
                     let judged = st.scanned_until[r];
-                    st.scanned_until[r] = we.max(m.end());
+                    st.scanned_until[r] = we.max(end);
                     self.run_rule(
                         r,
                         path,

@@ -420,15 +420,9 @@ fn keyword_nfa_and_dfa_find_the_same() {
     let before = d.scan("a.txt", None, small.as_bytes());
     assert!(!before.is_empty());
     // Past the threshold the DFA takes over: same findings.
-    let big = "x".repeat(DFA_AFTER as usize + 1);
+    let big = "x".repeat(super::keywords::DFA_AFTER as usize + 1);
     d.scan("big.txt", None, big.as_bytes());
-    assert!(
-        d.ac.as_ref()
-            .unwrap()
-            .dfa
-            .get()
-            .is_some_and(|a| a.is_some())
-    );
+    assert!(d.ac.as_ref().unwrap().fast_ready());
     assert_eq!(d.scan("a.txt", None, small.as_bytes()), before);
 }
 
