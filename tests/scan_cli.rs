@@ -664,3 +664,28 @@ fn large_and_sparse_files_are_skipped_without_being_read() {
         "a child held {rss} bytes: a sparse file was read"
     );
 }
+
+#[test]
+fn a_tree_missing_from_the_object_database_is_named_and_fails_the_scan() {
+    let r = Repo::new();
+    r.write("app/deep/config.py", py_with_key(KEY_A, 1));
+    r.commit("add config", ANN);
+    r.write("README.md", "readme\n");
+    r.commit("readme", BOB);
+    let tree = r.git(&["rev-parse", "HEAD:app/deep"]);
+    let tree = tree.trim();
+    std::fs::remove_file(
+        r.path()
+            .join(format!(".git/objects/{}/{}", &tree[..2], &tree[2..])),
+    )
+    .unwrap();
+    // The whole history, and a range whose parent outside it holds the tree.
+    for args in [
+        &["--history", "--no-tree"][..],
+        &["--since", "HEAD~1", "--no-tree"],
+    ] {
+        let (code, out, err) = scan(&r, args);
+        assert_eq!(code, 1, "{args:?}\n{out}\n{err}");
+        assert!(err.contains(&format!("cannot read tree {tree}")), "{err}");
+    }
+}

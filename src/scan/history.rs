@@ -17,6 +17,9 @@ use super::detect::Detector;
 use super::found::{CommitInfo, Limits, Located, ScanResult, Stats, is_binary, locate};
 use super::packs;
 pub use super::packs::Decode;
+use trees::Trees;
+
+mod trees;
 use crate::exit::{CodeExt, ExitCode};
 use crate::shard::Shard;
 use anyhow::Context;
@@ -119,10 +122,28 @@ impl History {
         }
         let order = commits_of(&h.repo, range)?;
         let in_range: gix::hashtable::HashSet = order.iter().map(|(id, _)| *id).collect();
-        let mut seen = Seen::default();
         let mut buf = Vec::new();
-        for (id, parents) in &order {
-            let (tree, info) = read_commit(&h.repo, *id, &mut buf)?;
+        let commits = order
+            .iter()
+            .map(|(id, _)| read_commit(&h.repo, *id, &mut buf))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // The trees of the parents outside the range are walked too (to mark them seen): read
+        // them ahead with the range's own, each shared subtree once.
+        let outside = order
+            .iter()
+            .flat_map(|(_, parents)| parents.iter().filter(|p| !in_range.contains(*p)))
+            .filter_map(|p| h.repo.find_commit(*p).ok()?.tree_id().ok())
+            .map(|t| t.detach());
+        let roots: Vec<ObjectId> = commits
+            .iter()
+            .map(|(tree, _)| *tree)
+            .chain(outside)
+            .collect();
+        let mut seen = Seen {
+            ahead: Trees::read_ahead(&h.repo, &roots, limits.threads)?,
+            ..Seen::default()
+        };
+        for ((_, parents), (tree, info)) in order.iter().zip(commits) {
             let outside_parent_tree = h.mark_outside(parents, &in_range, &mut seen)?;
             let idx = h.commits.len();
             h.commits.push(CommitEntry {
@@ -130,24 +151,18 @@ impl History {
                 outside_parent_tree,
             });
             let (jobs, excluded) = (&mut h.jobs, &mut h.excluded);
-            walk_tree(
-                &h.repo,
-                tree,
-                &mut seen.trees,
-                &mut seen.blobs,
-                &mut |bid, path| {
-                    if limits.own.contains(&path) {
-                    } else if limits.excluded(&path) {
-                        *excluded += 1;
-                    } else {
-                        jobs.push(Job {
-                            id: bid,
-                            path,
-                            commit: idx,
-                        });
-                    }
-                },
-            )?;
+            walk_tree(&h.repo, tree, &mut seen, &mut |bid, path| {
+                if limits.own.contains(&path) {
+                } else if limits.excluded(&path) {
+                    *excluded += 1;
+                } else {
+                    jobs.push(Job {
+                        id: bid,
+                        path,
+                        commit: idx,
+                    });
+                }
+            })?;
         }
         Ok(h)
     }
@@ -176,13 +191,7 @@ impl History {
                 first = Some(ptree);
             }
             if seen.outside.insert(*p) {
-                walk_tree(
-                    &self.repo,
-                    ptree,
-                    &mut seen.trees,
-                    &mut seen.blobs,
-                    &mut |_, _| {},
-                )?;
+                walk_tree(&self.repo, ptree, seen, &mut |_, _| {})?;
             }
         }
         Ok(first)
@@ -377,6 +386,8 @@ struct Seen {
     trees: gix::hashtable::HashSet,
     blobs: gix::hashtable::HashSet,
     outside: gix::hashtable::HashSet,
+    /// The range's trees, read ahead over every worker.
+    ahead: Trees,
 }
 
 /// Scans the commits of `range` in the repository holding `dir` (every blob; see [`History::scan`] for
@@ -483,32 +494,32 @@ fn read_commit(
     ))
 }
 
-/// Walks a tree depth-first, skipping trees in `seen_trees`, calling `on_blob(id, path)` for every file
-/// blob not in `seen_blobs` (both sets are updated). Symlinks and submodules are not followed.
+/// Walks a tree depth-first, skipping trees in `seen.trees`, calling `on_blob(id, path)` for every file
+/// blob not in `seen.blobs` (both sets are updated). Symlinks and submodules are not followed.
 fn walk_tree(
     repo: &gix::Repository,
     root: ObjectId,
-    seen_trees: &mut gix::hashtable::HashSet,
-    seen_blobs: &mut gix::hashtable::HashSet,
+    seen: &mut Seen,
     on_blob: &mut dyn FnMut(ObjectId, String),
 ) -> anyhow::Result<()> {
     let mut stack = vec![(root, String::new())];
     let mut buf = Vec::new();
     while let Some((tid, prefix)) = stack.pop() {
-        if !seen_trees.insert(tid) {
+        if !seen.trees.insert(tid) {
             continue;
         }
-        let tree = repo
-            .objects
-            .find_tree_iter(&tid, &mut buf)
-            .with_context(|| format!("cannot read tree {tid}"))?;
+        let tree = seen.ahead.get(repo, &tid, &mut buf)?;
         for entry in tree {
             let e = entry.with_context(|| format!("corrupt tree {tid}"))?;
-            let name = String::from_utf8_lossy(e.filename);
+            let name = || String::from_utf8_lossy(e.filename);
             if e.mode.is_tree() {
-                stack.push((e.oid.to_owned(), format!("{prefix}{name}/")));
-            } else if e.mode.is_blob() && seen_blobs.insert(e.oid.to_owned()) {
-                on_blob(e.oid.to_owned(), format!("{prefix}{name}"));
+                // Most subtrees of a commit were walked with its parent: skip them before
+                // building their path.
+                if !seen.trees.contains(e.oid) {
+                    stack.push((e.oid.to_owned(), format!("{prefix}{}/", name())));
+                }
+            } else if e.mode.is_blob() && seen.blobs.insert(e.oid.to_owned()) {
+                on_blob(e.oid.to_owned(), format!("{prefix}{}", name()));
             }
         }
     }
