@@ -121,6 +121,15 @@ impl History {
             return Ok(h);
         }
         let order = commits_of(&h.repo, range)?;
+        h.walk(&order, limits)
+            .context("the repository's object database is damaged or incomplete")
+            .code(ExitCode::Outside)?;
+        Ok(h)
+    }
+
+    /// Reads the commits of `order` and walks their trees, listing every blob they introduce.
+    fn walk(&mut self, order: &[(ObjectId, Vec<ObjectId>)], limits: &Limits) -> anyhow::Result<()> {
+        let h = self;
         let in_range: gix::hashtable::HashSet = order.iter().map(|(id, _)| *id).collect();
         let mut buf = Vec::new();
         let commits = order
@@ -164,7 +173,7 @@ impl History {
                 }
             })?;
         }
-        Ok(h)
+        Ok(())
     }
 
     /// Marks the trees of a commit's parents outside the range as seen (their blobs are not the range's);
