@@ -354,6 +354,30 @@ mod tests {
         }
     }
 
+    /// Any keyword set (a gitleaks config brings its own): short, long, non-ASCII, sharing prefixes
+    /// and suffixes.
+    fn keyword_sets() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::btree_set("[a-c_\\-é0-9]{1,12}|[a-z]{1,3}", 1..40)
+            .prop_map(|set| set.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn any_keyword_set_finds_what_the_crate_finds(
+            keywords in keyword_sets(),
+            pieces in proptest::collection::vec(("[a-cA-C_\\-é0-9 ]{0,8}", any::<u8>()), 0..200),
+        ) {
+            let hay: Vec<u8> = pieces
+                .iter()
+                .flat_map(|(text, b)| text.bytes().chain(std::iter::once(*b)))
+                .collect();
+            let k = Keywords::new(keywords).unwrap();
+            let t = Table::new(&dfa(&k.keywords).unwrap(), Table::MAX_STATES).unwrap();
+            prop_assert_eq!(by_table(&t, &hay), by_crate(&k, &hay));
+        }
+    }
+
     #[test]
     fn keywords_across_every_part_boundary_are_found_once() {
         let k = Keywords::new(builtin_keywords()).unwrap();
