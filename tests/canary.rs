@@ -9,35 +9,12 @@
 mod common;
 
 use base64::Engine as _;
-use common::{require_docker, stevedore};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use common::{read_http_request, require_docker, stevedore};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Reads one request; returns its head and body, None when the peer closed.
-fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut r = BufReader::new(s.try_clone().ok()?);
-    let mut head = String::new();
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).ok()?;
-    Some((head, body))
-}
 
 /// A server on 127.0.0.1 answering every request with `status` and a body echoing the whole request
 /// (headers and body), the worst a gateway can do. Returns its port and a count of requests carrying
@@ -53,7 +30,7 @@ fn echo_server(status: &'static str, challenge: bool) -> (u16, Arc<AtomicUsize>)
             let Ok(mut s) = s else { continue };
             let seen = seen.clone();
             std::thread::spawn(move || {
-                while let Some((head, body)) = read_request(&mut s) {
+                while let Some((head, body)) = read_http_request(&mut s) {
                     if head.to_ascii_lowercase().contains("\nauthorization:") {
                         seen.fetch_add(1, Ordering::SeqCst);
                     } else if challenge {

@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{Registry, busybox_image, require_docker, stevedore};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use common::{Registry, busybox_image, read_http_request, require_docker, stevedore};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,29 +37,6 @@ enum Fake {
     Html,
 }
 
-/// Reads one request's head and body (by Content-Length); None when the peer closed.
-fn read_request(s: &mut TcpStream) -> Option<String> {
-    let mut r = BufReader::new(s.try_clone().ok()?);
-    let mut head = String::new();
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let mut body = vec![0u8; len];
-    std::io::Read::read_exact(&mut r, &mut body).ok()?;
-    Some(head)
-}
-
 /// Starts a fake server on 127.0.0.1; returns its port. The listener lives as long as the process.
 fn fake(kind: Fake) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -70,7 +47,7 @@ fn fake(kind: Fake) -> u16 {
             std::thread::spawn(move || match kind {
                 Fake::Hang => std::thread::sleep(Duration::from_secs(600)),
                 Fake::Error500 | Fake::Html => {
-                    while read_request(&mut s).is_some() {
+                    while read_http_request(&mut s).is_some() {
                         let (status, ctype, body) = match kind {
                             Fake::Error500 => (
                                 "500 Internal Server Error",

@@ -218,3 +218,28 @@ pub fn stevedore(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, Strin
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Reads one HTTP/1.1 request from `s`: its head (request line and headers, without the blank line) and
+/// its body (by Content-Length); `None` when the peer closed. For the tests' small local servers.
+pub fn read_http_request(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use std::io::{BufRead, Read};
+    let mut r = std::io::BufReader::new(s.try_clone().ok()?);
+    let mut head = String::new();
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
