@@ -149,7 +149,7 @@ impl History {
             .chain(outside)
             .collect();
         let mut seen = Seen {
-            ahead: Trees::read_ahead(&h.repo, &roots, limits.threads)?,
+            ahead: Trees::read_ahead(&h.repo, &roots, limits.threads, trees::BUDGET)?,
             ..Seen::default()
         };
         for ((_, parents), (tree, info)) in order.iter().zip(commits) {
