@@ -3,8 +3,9 @@
 //! most of its cost and needs no order. So the trees are read first, breadth-first a level at a time,
 //! over every worker, and the walk then only parses them.
 //!
-//! Memory stays bounded: reading ahead stops once [`BUDGET`] bytes of trees are held (the kernel corpus of
-//! issue 14.2 holds 45 MB in 21,306 trees); the walk reads any tree not read ahead itself, as it did before.
+//! Memory stays bounded: reading ahead stops once [`BUDGET`] bytes of trees are held (the kernel
+//! corpus of issue 14.2 holds 45 MB in 21,306 trees); the walk reads any tree not read ahead itself,
+//! as it did before.
 
 use anyhow::Context;
 use gix::ObjectId;
