@@ -325,6 +325,17 @@ impl Drop for Agent {
 
 /// Copies the host's `ssh-add` and the shared libraries it loads into `dir`, with COPY lines that put
 /// them where the loader looks (busybox has no agent client of its own).
+/// Writes a Dockerfile in `dir` that installs ssh-add and lists the default agent's keys into
+/// /default.txt, then runs `more`.
+fn ssh_dockerfile(dir: &Path, more: &str) {
+    let dockerfile = format!(
+        "FROM {}\n{}RUN --mount=type=ssh /usr/bin/ssh-add -l > /default.txt\n{more}",
+        busybox_image(),
+        ssh_add_into(dir)
+    );
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+}
+
 fn ssh_add_into(dir: &Path) -> String {
     let ldd = sh("ldd", &["/usr/bin/ssh-add"]);
     let mut copies = String::new();
@@ -352,13 +363,10 @@ fn ssh_agents_are_forwarded_and_answer() {
     let listing = agent.listing();
     assert!(listing.contains("stevedore-test"), "{listing}");
     let d = tempfile::tempdir().unwrap();
-    let dockerfile = format!(
-        "FROM {}\n{}RUN --mount=type=ssh /usr/bin/ssh-add -l > /default.txt\n\
-         RUN --mount=type=ssh,id=git /usr/bin/ssh-add -l > /git.txt && ls -l $SSH_AUTH_SOCK > /sock.txt\n",
-        busybox_image(),
-        ssh_add_into(d.path())
+    ssh_dockerfile(
+        d.path(),
+        "RUN --mount=type=ssh,id=git /usr/bin/ssh-add -l > /git.txt && ls -l $SSH_AUTH_SOCK > /sock.txt\n",
     );
-    std::fs::write(d.path().join("Dockerfile"), dockerfile).unwrap();
     let r = repo("ssh");
     let image = format!("{r}:1");
     let _cleanup = Images(vec![image.clone()]);
@@ -441,12 +449,7 @@ fn ssh_key_files_load_into_a_private_agent() {
     let key_line = key_text.lines().nth(1).unwrap().to_string();
     let d = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let dockerfile = format!(
-        "FROM {}\n{}RUN --mount=type=ssh /usr/bin/ssh-add -l > /default.txt\n",
-        busybox_image(),
-        ssh_add_into(d.path())
-    );
-    std::fs::write(d.path().join("Dockerfile"), dockerfile).unwrap();
+    ssh_dockerfile(d.path(), "");
     let r = repo("sshkey");
     let image = format!("{r}:1");
     let _cleanup = Images(vec![image.clone()]);

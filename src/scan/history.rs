@@ -129,19 +129,18 @@ impl History {
 
     /// Reads the commits of `order` and walks their trees, listing every blob they introduce.
     fn walk(&mut self, order: &[(ObjectId, Vec<ObjectId>)], limits: &Limits) -> anyhow::Result<()> {
-        let h = self;
         let in_range: gix::hashtable::HashSet = order.iter().map(|(id, _)| *id).collect();
         let mut buf = Vec::new();
         let commits = order
             .iter()
-            .map(|(id, _)| read_commit(&h.repo, *id, &mut buf))
+            .map(|(id, _)| read_commit(&self.repo, *id, &mut buf))
             .collect::<anyhow::Result<Vec<_>>>()?;
         // The trees of the parents outside the range are walked too (to mark them seen): read
         // them ahead with the range's own, each shared subtree once.
         let outside = order
             .iter()
             .flat_map(|(_, parents)| parents.iter().filter(|p| !in_range.contains(*p)))
-            .filter_map(|p| h.repo.find_commit(*p).ok()?.tree_id().ok())
+            .filter_map(|p| self.repo.find_commit(*p).ok()?.tree_id().ok())
             .map(|t| t.detach());
         let roots: Vec<ObjectId> = commits
             .iter()
@@ -149,18 +148,18 @@ impl History {
             .chain(outside)
             .collect();
         let mut seen = Seen {
-            ahead: Trees::read_ahead(&h.repo, &roots, limits.threads, trees::BUDGET)?,
+            ahead: Trees::read_ahead(&self.repo, &roots, limits.threads, trees::BUDGET)?,
             ..Seen::default()
         };
         for ((_, parents), (tree, info)) in order.iter().zip(commits) {
-            let outside_parent_tree = h.mark_outside(parents, &in_range, &mut seen)?;
-            let idx = h.commits.len();
-            h.commits.push(CommitEntry {
+            let outside_parent_tree = self.mark_outside(parents, &in_range, &mut seen)?;
+            let idx = self.commits.len();
+            self.commits.push(CommitEntry {
                 info: Arc::new(info),
                 outside_parent_tree,
             });
-            let (jobs, excluded) = (&mut h.jobs, &mut h.excluded);
-            walk_tree(&h.repo, tree, &mut seen, &mut |bid, path| {
+            let (jobs, excluded) = (&mut self.jobs, &mut self.excluded);
+            walk_tree(&self.repo, tree, &mut seen, &mut |bid, path| {
                 if limits.own.contains(&path) {
                 } else if limits.excluded(&path) {
                     *excluded += 1;
